@@ -1,0 +1,118 @@
+// Starts `temporal server start-dev` on loopback with our search attributes, waits for it with its own deadline
+// (the SDK's built-in start gives up after 5 s, too short for a cold start on a 2-core box) and stops it cleanly.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Connection } from '@temporalio/client';
+import { freePort } from './free-port';
+import { ensureTemporalCli } from './temporal-cli';
+
+export const SEARCH_ATTRIBUTES = ['CvmflowApp=Keyword', 'CvmflowKind=Keyword', 'CvmflowPhase=Keyword'] as const;
+
+export interface DevServerOptions {
+  namespace?: string;
+  port?: number;
+  /** Web UI port; undefined → headless. */
+  uiPort?: number;
+  /** SQLite database file; undefined → in-memory. */
+  dbFile?: string;
+  /** Faster, less durable SQLite (tests only). */
+  fastSqlite?: boolean;
+  readyTimeoutMs?: number;
+  cliPath?: string;
+}
+
+export interface DevServer {
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  pid: number;
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const bin = opts.cliPath ?? ensureTemporalCli();
+  const namespace = opts.namespace ?? 'default';
+  const port = opts.port ?? (await freePort());
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+  ];
+  args.push('--dynamic-config-value', 'frontend.enableServerVersionCheck=false');
+  for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', sa);
+  if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+  else args.push('--headless');
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.fastSqlite) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
+
+  const child = spawn(bin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
+  });
+  const log: string[] = [];
+  const keep = (chunk: Buffer) => {
+    log.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    if (log.length > 200) log.splice(0, log.length - 200);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const logTail = () => log.slice(-40).join('\n');
+  const address = `127.0.0.1:${port}`;
+
+  try {
+    await waitReady(child, address, namespace, opts.readyTimeoutMs ?? 60_000);
+  } catch (err) {
+    await killChild(child);
+    throw new Error(
+      `Temporal dev server did not start: ${(err as Error).message}\n--- server log tail ---\n${logTail()}`,
+    );
+  }
+  return {
+    address,
+    namespace,
+    uiUrl: opts.uiPort !== undefined ? `http://127.0.0.1:${opts.uiPort}` : undefined,
+    pid: child.pid ?? -1,
+    logTail,
+    stop: () => killChild(child),
+  };
+}
+
+async function waitReady(child: ChildProcess, address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no attempt';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      lastError = (err as Error).message;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`not ready within ${timeoutMs} ms (last error: ${lastError})`);
+}
+
+function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
