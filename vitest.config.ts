@@ -9,5 +9,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // CI asks for a machine-readable summary too (see .ci/run).
+    reporters: process.env.CVMFLOW_VITEST_JSON ? ['default', 'json'] : ['default'],
+    outputFile: process.env.CVMFLOW_VITEST_JSON ? { json: process.env.CVMFLOW_VITEST_JSON } : undefined,
   },
 });

@@ -1,0 +1,17 @@
+// Exit codes shared by every command: 0 ok, 1 failure, 2 bad input (flags, spec files, environment).
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_BAD_INPUT = 2;
+
+/** An error the user caused and can fix; the CLI prints its message alone and exits 2. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT_BAD_INPUT;
+}
+
+const BAD_INPUT_CODES = new Set(['CONFIG_INVALID', 'SPEC_INVALID', 'CODEC_KEY', 'TEMPORAL_CLI_USAGE']);
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError) return EXIT_BAD_INPUT;
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && BAD_INPUT_CODES.has(code) ? EXIT_BAD_INPUT : EXIT_FAILURE;
+}

@@ -1,0 +1,29 @@
+import { Command, CommanderError } from 'commander';
+import { registerCodecCommand } from './commands/codec';
+import { EXIT_BAD_INPUT, EXIT_OK, exitCodeFor } from './errors';
+
+export function buildProgram(): Command {
+  const program = new Command('cvmflow')
+    .description('Durable deployment pipelines for Phala Cloud confidential VMs, on Temporal')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCodecCommand(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code (0 ok, 1 failure, 2 bad input). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message; help and version are not failures.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+    }
+    process.stderr.write(`cvmflow: ${(err as Error).message}\n`);
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,127 @@
+// Connection settings for workers and clients, from the environment with Temporal's usual variable names, validated
+// field by field so a bad deployment fails at start with a message that names the variable.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { type CodecKey, parseKeyRing } from './codec';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+const nonEmpty = z.string().trim().min(1);
+const hostPort = nonEmpty.regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' })
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: nonEmpty.regex(/^[A-Za-z0-9._-]+$/, 'may contain letters, digits, . _ -').default('default'),
+  TEMPORAL_TASK_QUEUE: nonEmpty.default('cvmflow'),
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: nonEmpty.optional(),
+  TEMPORAL_TLS_SERVER_NAME: nonEmpty.optional(),
+  TEMPORAL_API_KEY: nonEmpty.optional(),
+  CVMFLOW_CODEC: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  CVMFLOW_CODEC_KEY: nonEmpty.optional(),
+  CVMFLOW_CODEC_KEY_FILE: nonEmpty.optional(),
+});
+
+export interface TlsSettings {
+  clientCertPair?: { crt: Buffer; key: Buffer };
+  serverRootCACertificate?: Buffer;
+  serverNameOverride?: string;
+}
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  tls?: TlsSettings | true;
+  apiKey?: string;
+  /** undefined only when encryption was explicitly disabled with CVMFLOW_CODEC=off. */
+  codecKeys?: CodecKey[];
+}
+
+function readFile(variable: string, path: string, problems: string[]): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    problems.push(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix the path`);
+    return undefined;
+  }
+}
+
+/** Reads and validates the Temporal connection config; throws ConfigError listing every problem. */
+export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got "${String(env[String(i.path[0])])}")`),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  let tls: TemporalConfig['tls'];
+  if (Boolean(e.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    problems.push(
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both (mTLS needs the certificate and its key) or neither',
+    );
+  }
+  if (e.TEMPORAL_TLS === false && (e.TEMPORAL_TLS_CLIENT_CERT_PATH || e.TEMPORAL_API_KEY)) {
+    problems.push(
+      'TEMPORAL_TLS: is false but a client certificate or TEMPORAL_API_KEY is set; those need TLS, so remove TEMPORAL_TLS=false',
+    );
+  }
+  if (e.TEMPORAL_TLS_CLIENT_CERT_PATH && e.TEMPORAL_TLS_CLIENT_KEY_PATH) {
+    const crt = readFile('TEMPORAL_TLS_CLIENT_CERT_PATH', e.TEMPORAL_TLS_CLIENT_CERT_PATH, problems);
+    const key = readFile('TEMPORAL_TLS_CLIENT_KEY_PATH', e.TEMPORAL_TLS_CLIENT_KEY_PATH, problems);
+    if (crt && key) tls = { clientCertPair: { crt, key } };
+  }
+  if (e.TEMPORAL_TLS_SERVER_CA_CERT_PATH) {
+    const ca = readFile('TEMPORAL_TLS_SERVER_CA_CERT_PATH', e.TEMPORAL_TLS_SERVER_CA_CERT_PATH, problems);
+    if (ca) tls = { ...(tls === true ? {} : tls), serverRootCACertificate: ca };
+  }
+  if (e.TEMPORAL_TLS_SERVER_NAME)
+    tls = { ...(tls === true ? {} : tls), serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME };
+  // Temporal Cloud API keys always travel over TLS.
+  if (!tls && (e.TEMPORAL_TLS || e.TEMPORAL_API_KEY)) tls = true;
+
+  let codecKeys: CodecKey[] | undefined;
+  if (e.CVMFLOW_CODEC === 'on') {
+    if (e.CVMFLOW_CODEC_KEY && e.CVMFLOW_CODEC_KEY_FILE) {
+      problems.push('CVMFLOW_CODEC_KEY and CVMFLOW_CODEC_KEY_FILE: set only one');
+    } else if (e.CVMFLOW_CODEC_KEY || e.CVMFLOW_CODEC_KEY_FILE) {
+      const text =
+        e.CVMFLOW_CODEC_KEY ??
+        readFile('CVMFLOW_CODEC_KEY_FILE', e.CVMFLOW_CODEC_KEY_FILE!, problems)?.toString('utf8');
+      const label = e.CVMFLOW_CODEC_KEY ? 'CVMFLOW_CODEC_KEY' : 'CVMFLOW_CODEC_KEY_FILE';
+      if (text !== undefined) {
+        try {
+          codecKeys = parseKeyRing(text, label);
+        } catch (err) {
+          problems.push((err as Error).message);
+        }
+      }
+    } else {
+      problems.push(
+        'CVMFLOW_CODEC_KEY: not set; payloads are encrypted so secrets stay out of Temporal history. Generate a key with `cvmflow codec keygen`, or set CVMFLOW_CODEC=off to disable encryption explicitly',
+      );
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    tls,
+    apiKey: e.TEMPORAL_API_KEY,
+    codecKeys,
+  };
+}
