@@ -1,0 +1,21 @@
+// The registry of spec kinds: the loader reads `kind` and validates the document with that kind's schema.
+// A new kind (BlueGreen, Rollout, PowerSchedule) is one entry here; `Spec` and the loader follow from it.
+import type { z } from 'zod';
+import { deploymentSchema } from './deployment';
+import type { SpecContext } from './schema';
+
+export const specKinds = {
+  Deployment: deploymentSchema,
+} satisfies Record<string, (ctx: SpecContext) => z.ZodType>;
+
+export type SpecKind = keyof typeof specKinds;
+
+/** The loaded spec of one kind. */
+export type SpecOf<K extends SpecKind> = z.output<ReturnType<(typeof specKinds)[K]>>;
+
+/** Any loaded spec; narrow on `kind`. */
+export type Spec = SpecOf<SpecKind>;
+
+export function isSpecKind(kind: unknown): kind is SpecKind {
+  return typeof kind === 'string' && Object.hasOwn(specKinds, kind);
+}
