@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup-runtime.ts'],
     // The Temporal native bridge is not safe in worker threads (sdk-typescript#876); one shared server, 2 cores.
     pool: 'forks',
     fileParallelism: false,

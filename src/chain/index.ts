@@ -19,3 +19,4 @@ export {
 } from './config';
 export { ChainError, type ChainErrorCode } from './errors';
 export { idempotencySalt, toBytes32 } from './ids';
+export { type ChainVerifierOptions, chainVerifier } from './verifier';

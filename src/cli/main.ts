@@ -1,5 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerCodecCommand } from './commands/codec';
+import { registerDeployCommand } from './commands/deploy';
+import { registerPowerCommand } from './commands/power';
+import { registerSimCommand } from './commands/sim';
+import { registerWorkerCommand } from './commands/worker';
 import { EXIT_BAD_INPUT, EXIT_OK, exitCodeFor } from './errors';
 
 export function buildProgram(): Command {
@@ -7,6 +11,10 @@ export function buildProgram(): Command {
     .description('Durable deployment pipelines for Phala Cloud confidential VMs, on Temporal')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerDeployCommand(program);
+  registerPowerCommand(program);
+  registerWorkerCommand(program);
+  registerSimCommand(program);
   registerCodecCommand(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -2,10 +2,12 @@
 // A new kind (BlueGreen, Rollout, PowerSchedule) is one entry here; `Spec` and the loader follow from it.
 import type { z } from 'zod';
 import { deploymentSchema } from './deployment';
+import { powerScheduleSchema } from './power';
 import type { SpecContext } from './schema';
 
 export const specKinds = {
   Deployment: deploymentSchema,
+  PowerSchedule: powerScheduleSchema,
 } satisfies Record<string, (ctx: SpecContext) => z.ZodType>;
 
 export type SpecKind = keyof typeof specKinds;

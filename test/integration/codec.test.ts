@@ -1,9 +1,9 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/codec';
 import { createWorker } from '../../src/worker/worker';
+import { rawHistoryBytes } from '../support/history';
 import {
   codecClient,
   rawClient,
@@ -14,16 +14,6 @@ import {
 } from '../support/temporal';
 
 const SECRET = 'sk-live-PLAINTEXT-7f3a9c';
-
-async function rawHistoryBytes(workflowId: string): Promise<Buffer> {
-  const client = await rawClient();
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId },
-  });
-  await client.connection.close();
-  return Buffer.from(proto.temporal.api.history.v1.History.encode(history ?? {}).finish());
-}
 
 describe('payload encryption codec through a real Temporal server', () => {
   let connection: NativeConnection;

@@ -19,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cvmflow-spec-'));
 writeFileSync(join(dir, 'docker-compose.yml'), COMPOSE);
 mkdirSync(join(dir, 'scripts'));
 writeFileSync(join(dir, 'scripts', 'pre-launch.sh'), '#!/bin/sh\necho hi\n');
-const options = { source: 'spec.yaml', baseDir: dir };
+const options = { source: 'spec.yaml', baseDir: dir, kinds: ['Deployment' as const] };
 
 const MINIMAL = { apiVersion: 'cvmflow/v1', kind: 'Deployment', name: 'web-app', compose: { inline: COMPOSE } };
 

@@ -1,0 +1,349 @@
+// Activities of the deploy pipeline: thin adapters over the Phala client, each one idempotent or checked before it
+// acts, so that a retry — or a second worker after a crash — never creates a second CVM.
+import { activityInfo, cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
+import type { PhalaClient } from '../phala/client';
+import { encryptEnvVars } from '../phala/env-encryption';
+import { PhalaApiError } from '../phala/errors';
+import { unsealEnv } from '../secrets/sealed-env';
+import type { CodecKey } from '../temporal/codec';
+import type { KmsKind } from '../workflows/deploy-types';
+import { classified } from './failures';
+import type { WatchHub } from './watch-hub';
+
+export interface DeployActivityDeps {
+  phala: PhalaClient;
+  hub: WatchHub;
+  /** The worker's codec key ring: it unseals env values (see src/secrets/sealed-env.ts). */
+  codecKeys?: CodecKey[];
+  /** How long to wait between tries while the API answers 409 "operation in progress". */
+  busyRetryMs?: number;
+  /** Give up waiting on a busy CVM after this long and let the activity's retry policy decide. */
+  busyMaxWaitMs?: number;
+}
+
+export interface CvmRef {
+  cvmId: string;
+  appId: string;
+  nodeId: number | null;
+  status: string;
+}
+
+export interface WatchCheckpoint {
+  startedAtMs: number;
+  lastStatus?: string;
+}
+
+const isBusy = (err: unknown) => err instanceof PhalaApiError && err.status === 409 && err.retryable;
+
+export function createDeployActivities(deps: DeployActivityDeps) {
+  const { phala, hub } = deps;
+  const busyRetryMs = deps.busyRetryMs ?? 2000;
+  const busyMaxWaitMs = deps.busyMaxWaitMs ?? 120_000;
+
+  /** 409 "another operation is in progress" means wait, not fail: the CVM finishes its current operation first. */
+  async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
+    const giveUpAt = Date.now() + busyMaxWaitMs;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isBusy(err) || Date.now() + busyRetryMs > giveUpAt) throw err;
+        await sleep(busyRetryMs);
+      }
+    }
+  }
+
+  async function appCvms(appId: string): Promise<CvmRef[]> {
+    const list = await phala.getAppCvms(appId, { signal: cancellationSignal() });
+    return list
+      .filter((c) => c.status !== 'deleting' && c.vm_uuid)
+      .map((c) => ({ cvmId: c.vm_uuid!, appId: c.app_id ?? appId, nodeId: c.node_info?.id ?? null, status: c.status }));
+  }
+
+  return {
+    /** Every live CVM carrying the app's name (the primary and its replicas). */
+    async findAppCvms({ app }: { app: string }): Promise<CvmRef[]> {
+      return classified(`find CVMs of ${app}`, async () => {
+        const found: CvmRef[] = [];
+        for (let page = 1; ; page++) {
+          const res = await phala.listCvms({ page, pageSize: 100 }, { signal: cancellationSignal() });
+          for (const c of res.items) {
+            if (c.name === app && c.vm_uuid && c.app_id && c.status !== 'deleting') {
+              found.push({ cvmId: c.vm_uuid, appId: c.app_id, nodeId: c.node_info?.id ?? null, status: c.status });
+            }
+          }
+          if (page >= res.pages) return found;
+        }
+      });
+    },
+
+    async provisionCvm(req: {
+      app: string;
+      dockerCompose: string;
+      preLaunchScript?: string;
+      allowedEnvs: string[];
+      resources: { instanceType?: string; vcpu?: number; memoryMb?: number; diskGb?: number };
+      image?: string;
+      kms: KmsKind;
+      nodeId?: number;
+      visibility: { publicLogs: boolean; publicSysinfo: boolean; publicTcbinfo: boolean };
+    }): Promise<{ appId: string; composeHash: string; encryptPubkey: string; nodeId: number | null }> {
+      return classified(`provision ${req.app}`, async () => {
+        // Provisioning creates nothing but a cached plan keyed by compose hash, so a retry is harmless.
+        const res = await phala.provisionCvm(
+          {
+            name: req.app,
+            compose_file: {
+              docker_compose_file: req.dockerCompose,
+              ...(req.preLaunchScript ? { pre_launch_script: req.preLaunchScript } : {}),
+              allowed_envs: req.allowedEnvs,
+              public_logs: req.visibility.publicLogs,
+              public_sysinfo: req.visibility.publicSysinfo,
+              public_tcbinfo: req.visibility.publicTcbinfo,
+              name: '',
+            },
+            instance_type: req.resources.instanceType,
+            vcpu: req.resources.vcpu,
+            memory: req.resources.memoryMb,
+            disk_size: req.resources.diskGb,
+            image: req.image,
+            kms: req.kms.toUpperCase(),
+            teepod_id: req.nodeId,
+            listed: false,
+          },
+          { signal: cancellationSignal() },
+        );
+        if (!res.app_id || !res.app_env_encrypt_pubkey) {
+          throw new PhalaApiError({
+            message: 'provision returned no app_id/app_env_encrypt_pubkey (on-chain KMS needs the on-chain path)',
+            status: 400,
+            endpoint: 'POST /cvms/provision',
+          });
+        }
+        return {
+          appId: res.app_id,
+          composeHash: res.compose_hash,
+          encryptPubkey: res.app_env_encrypt_pubkey,
+          nodeId: res.teepod_id ?? null,
+        };
+      });
+    },
+
+    /** Unseals the caller's env values and encrypts them for the CVM; only ciphertext leaves this function. */
+    async encryptEnv({
+      sealedEnv,
+      publicKey,
+    }: {
+      sealedEnv: string;
+      publicKey: string;
+    }): Promise<{ encryptedEnv: string; envKeys: string[] }> {
+      return classified('encrypt env', async () => {
+        const vars = unsealEnv(sealedEnv, deps.codecKeys);
+        return { encryptedEnv: encryptEnvVars(vars, publicKey), envKeys: [...new Set(vars.map((v) => v.key))].sort() };
+      });
+    },
+
+    /** Idempotent on (app_id, compose_hash): a retry gets the CVM the first attempt created. */
+    async commitCvm(req: {
+      appId: string;
+      composeHash: string;
+      encryptedEnv?: string;
+      envKeys?: string[];
+    }): Promise<CvmRef> {
+      return classified(`commit app ${req.appId}`, async () => {
+        const res = await phala.commitCvmProvision(
+          { app_id: req.appId, compose_hash: req.composeHash, encrypted_env: req.encryptedEnv, env_keys: req.envKeys },
+          { signal: cancellationSignal() },
+        );
+        if (!res.vm_uuid)
+          throw new PhalaApiError({
+            message: 'commit returned no vm_uuid',
+            status: 502,
+            endpoint: 'POST /cvms',
+            retryable: true,
+          });
+        return { cvmId: res.vm_uuid, appId: req.appId, nodeId: res.teepod_id ?? null, status: res.status };
+      });
+    },
+
+    /**
+     * Creates one replica — or adopts the one an earlier attempt of this same step created: the workflow passes the
+     * CVMs it already knows, and creates replicas one at a time, so an unknown CVM of the app can only be ours.
+     */
+    async createReplica(req: {
+      appId: string;
+      sourceCvmId: string;
+      nodeId?: number;
+      knownCvmIds: string[];
+    }): Promise<CvmRef> {
+      return classified(`replicate ${req.sourceCvmId}`, async () => {
+        const known = new Set(req.knownCvmIds);
+        const adopted = (await appCvms(req.appId)).find((c) => !known.has(c.cvmId));
+        if (adopted) return adopted;
+        const vm = await whileBusy(() =>
+          phala.replicateCvm(req.sourceCvmId, { nodeId: req.nodeId }, { signal: cancellationSignal() }),
+        );
+        if (!vm.vm_uuid)
+          throw new PhalaApiError({
+            message: 'replicate returned no vm_uuid',
+            status: 502,
+            endpoint: 'POST /cvms/{id}/replicas',
+            retryable: true,
+          });
+        return { cvmId: vm.vm_uuid, appId: req.appId, nodeId: vm.teepod_id ?? null, status: vm.status };
+      });
+    },
+
+    /** Compensation for a new app: deletes every CVM of it; 404 counts as done. Returns the deleted CVM ids. */
+    async deleteAppCvms({ appId }: { appId: string }): Promise<string[]> {
+      return classified(`delete CVMs of app ${appId}`, async () => {
+        let cvms: CvmRef[];
+        try {
+          cvms = await appCvms(appId);
+        } catch (err) {
+          if (err instanceof PhalaApiError && err.status === 404) return [];
+          throw err;
+        }
+        for (const c of cvms) {
+          try {
+            await phala.deleteCvm(c.cvmId, { signal: cancellationSignal() });
+          } catch (err) {
+            if (!(err instanceof PhalaApiError && err.status === 404)) throw err;
+          }
+        }
+        return cvms.map((c) => c.cvmId);
+      });
+    },
+
+    /** Waits for a CVM state through the worker's shared watch hub; resumes its deadline after a crash. */
+    async watchCvm(req: {
+      cvmId: string;
+      target: string;
+      timeoutMs: number;
+      intervalS?: number;
+      timeoutS?: number;
+      expectComposeHash?: string;
+    }): Promise<{ status: string; elapsedMs: number }> {
+      return classified(`watch ${req.cvmId} until ${req.target}`, async () => {
+        const cp: WatchCheckpoint = (activityInfo().heartbeatDetails as WatchCheckpoint | undefined) ?? {
+          startedAtMs: Date.now(),
+        };
+        const deadlineMs = cp.startedAtMs + req.timeoutMs;
+        heartbeat(cp);
+        const beat = setInterval(() => heartbeat(cp), 1000);
+        try {
+          for (;;) {
+            const state = await hub.watch({
+              cvmId: req.cvmId,
+              target: req.target,
+              deadlineMs,
+              signal: cancellationSignal(),
+              stream: { intervalS: req.intervalS, timeoutS: req.timeoutS },
+              onState: (s) => {
+                cp.lastStatus = s.status;
+              },
+            });
+            cp.lastStatus = state.status;
+            if (!req.expectComposeHash) return { status: state.status, elapsedMs: Date.now() - cp.startedAtMs };
+            // After an update the CVM may still report its old, stable state for a moment: insist on the new hash.
+            const cvm = await phala.getCvm(req.cvmId, { signal: cancellationSignal() });
+            if (cvm.compose_hash === req.expectComposeHash)
+              return { status: state.status, elapsedMs: Date.now() - cp.startedAtMs };
+            await sleep(500);
+          }
+        } finally {
+          clearInterval(beat);
+        }
+      });
+    },
+
+    /** Phase 1 of a compose update; returns the new hash and what is needed to restore the previous compose. */
+    async prepareComposeUpdate(req: {
+      cvmId: string;
+      dockerCompose: string;
+      preLaunchScript?: string;
+      allowedEnvs: string[];
+      visibility: { publicLogs: boolean; publicSysinfo: boolean; publicTcbinfo: boolean };
+    }): Promise<{
+      composeHash: string;
+      previousComposeHash: string;
+      previousAppCompose: Record<string, unknown>;
+      encryptPubkey: string;
+    }> {
+      return classified(`prepare compose update of ${req.cvmId}`, async () => {
+        const signal = cancellationSignal();
+        const [current, cvm] = await Promise.all([
+          phala.getComposeFile(req.cvmId, { signal }),
+          phala.getCvm(req.cvmId, { signal }),
+        ]);
+        const next: Record<string, unknown> = {
+          ...current,
+          docker_compose_file: req.dockerCompose,
+          allowed_envs: req.allowedEnvs,
+          public_logs: req.visibility.publicLogs,
+          public_sysinfo: req.visibility.publicSysinfo,
+          public_tcbinfo: req.visibility.publicTcbinfo,
+        };
+        if (req.preLaunchScript) next.pre_launch_script = req.preLaunchScript;
+        else delete next.pre_launch_script;
+        const provisioned = await whileBusy(() => phala.provisionComposeFileUpdate(req.cvmId, next, { signal }));
+        const pubkey = cvm.kms_info?.encrypted_env_pubkey;
+        if (!pubkey)
+          throw new PhalaApiError({
+            message: `CVM ${req.cvmId} reports no env encryption public key`,
+            status: 502,
+            endpoint: 'GET /cvms/{id}',
+            retryable: true,
+          });
+        return {
+          composeHash: provisioned.compose_hash,
+          previousComposeHash: cvm.compose_hash ?? '',
+          previousAppCompose: current,
+          encryptPubkey: pubkey,
+        };
+      });
+    },
+
+    /** Phase 2 of a compose update (the CVM restarts with the new compose). Re-applying the same hash is harmless. */
+    async commitComposeUpdate(req: {
+      cvmId: string;
+      composeHash: string;
+      encryptedEnv?: string;
+      envKeys?: string[];
+    }): Promise<void> {
+      return classified(`commit compose update of ${req.cvmId}`, async () => {
+        await whileBusy(() =>
+          phala.commitComposeFileUpdate(
+            req.cvmId,
+            { composeHash: req.composeHash, encryptedEnv: req.encryptedEnv, envKeys: req.envKeys },
+            { signal: cancellationSignal() },
+          ),
+        );
+      });
+    },
+
+    /**
+     * Compensation of an update: provisions and commits the previous app-compose again — unless the CVM still runs
+     * it (the update never reached this CVM), which makes the compensation safe to run whatever happened.
+     */
+    async restoreCompose(req: {
+      cvmId: string;
+      appCompose: Record<string, unknown>;
+      previousComposeHash: string;
+    }): Promise<{ composeHash: string; changed: boolean }> {
+      return classified(`restore compose of ${req.cvmId}`, async () => {
+        const signal = cancellationSignal();
+        const cvm = await phala.getCvm(req.cvmId, { signal });
+        if (cvm.compose_hash === req.previousComposeHash)
+          return { composeHash: req.previousComposeHash, changed: false };
+        const provisioned = await whileBusy(() =>
+          phala.provisionComposeFileUpdate(req.cvmId, req.appCompose, { signal }),
+        );
+        await whileBusy(() =>
+          phala.commitComposeFileUpdate(req.cvmId, { composeHash: provisioned.compose_hash }, { signal }),
+        );
+        return { composeHash: provisioned.compose_hash, changed: true };
+      });
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import { cancelDeploy, DeployBusyError, deployHandle, getDeployProgress, startDeploy } from '../../client/deploy';
+import type { DeploymentSpec } from '../../spec';
+import { loadSpecFile } from '../../spec';
+import type { DeployProgress } from '../../workflows/deploy-types';
+import { EXIT_FAILURE } from '../errors';
+import { withClient } from '../temporal';
+
+interface DeployOpts {
+  file?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+const print = (text: string) => process.stdout.write(`${text}\n`);
+const note = (text: string) => process.stderr.write(`${text}\n`);
+
+function renderProgress(p: DeployProgress): string {
+  const cvms = p.cvms.map((c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}`).join(', ');
+  return `${p.app}: ${p.phase}${p.mode ? ` (${p.mode})` : ''}${cvms ? ` — ${cvms}` : ''}`;
+}
+
+export function registerDeployCommand(program: Command): void {
+  const deploy = program
+    .command('deploy')
+    .description('deploy or update an app from a spec file (create if new, update compose/env if it exists)')
+    .option('-f, --file <spec.yaml>', 'deployment spec (YAML or JSON); see examples/deploy.yaml')
+    .option('--wait', 'stay until the deployment ends, showing progress; exit 1 if it fails')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  cvmflow deploy -f examples/deploy.yaml --wait
+  cvmflow deploy status my-app
+  cvmflow deploy cancel my-app      # deletes what the deployment created so far
+
+One deployment per app runs at a time; a second one is refused (or queued with ifBusy: wait in the spec).
+If anything fails after a CVM was created, cvmflow deletes what this run created (onFailure: rollback).`,
+    )
+    .action(async (opts: DeployOpts) => {
+      if (!opts.file)
+        throw new DeployUsage('--file <spec.yaml> is required (e.g. cvmflow deploy -f examples/deploy.yaml)');
+      const spec = loadSpecFile(opts.file, { kinds: ['Deployment'] }) as DeploymentSpec;
+      await withClient(async (client, config) => {
+        let handle: Awaited<ReturnType<typeof startDeploy>>;
+        try {
+          handle = await startDeploy(spec, {
+            client,
+            taskQueue: config.taskQueue,
+            codecKeys: config.codecKeys,
+            onWaiting: (id) =>
+              note(`another deployment of ${spec.name} is running (${id}); waiting for it to end (ifBusy: wait)`),
+          });
+        } catch (err) {
+          if (err instanceof DeployBusyError) {
+            note(`cvmflow: ${err.message}`);
+            process.exitCode = EXIT_FAILURE;
+            return;
+          }
+          throw err;
+        }
+        if (!opts.wait) {
+          if (opts.json)
+            print(JSON.stringify({ app: spec.name, workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
+          else
+            print(
+              `started ${handle.workflowId} (run ${handle.firstExecutionRunId}); follow it with: cvmflow deploy status ${spec.name}`,
+            );
+          return;
+        }
+        let last = '';
+        const ticker = setInterval(async () => {
+          const line = await handle
+            .query('progress')
+            .then((p) => renderProgress(p as DeployProgress))
+            .catch(() => '');
+          if (line && line !== last) {
+            last = line;
+            note(line);
+          }
+        }, 1000);
+        try {
+          const result = await handle.result();
+          if (opts.json) print(JSON.stringify(result, null, 2));
+          else {
+            print(
+              `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
+            );
+            for (const c of result.cvms) print(`  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`);
+          }
+        } catch (err) {
+          const cause =
+            err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+          if (opts.json) print(JSON.stringify({ app: spec.name, error: cause }));
+          else note(`cvmflow: ${cause}`);
+          process.exitCode = EXIT_FAILURE;
+        } finally {
+          clearInterval(ticker);
+        }
+      });
+    });
+
+  deploy
+    .command('status <app>')
+    .description("phase, CVMs and timings of the app's latest deployment")
+    .option('--json', 'print JSON')
+    .action(async (app: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const [progress, description] = await Promise.all([
+          getDeployProgress(client, app),
+          deployHandle(client, app).describe(),
+        ]);
+        if (opts.json) print(JSON.stringify({ status: description.status.name, ...progress }, null, 2));
+        else {
+          print(`${renderProgress(progress)} [workflow ${description.status.name.toLowerCase()}]`);
+          if (progress.lastError) print(`  last error: ${progress.lastError}`);
+          if (progress.cleanedUp?.length) print(`  cleaned up: ${progress.cleanedUp.join('; ')}`);
+        }
+      });
+    });
+
+  deploy
+    .command('cancel <app>')
+    .description("cancel the app's running deployment; what it created is deleted")
+    .action(async (app: string) => {
+      await withClient(async (client) => {
+        await cancelDeploy(client, app);
+        print(`cancellation requested for ${app}; rollback runs before the workflow ends`);
+      });
+    });
+}
+
+class DeployUsage extends Error {
+  readonly code = 'SPEC_INVALID';
+}

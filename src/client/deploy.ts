@@ -1,0 +1,123 @@
+// Typed client functions for the deploy pipeline, shared by the CLI, the tests and anyone embedding cvmflow.
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import { sealEnv } from '../secrets/sealed-env';
+import { allowedEnvs, type DeploymentSpec, placementNodes, resolveEnv } from '../spec';
+import type { CodecKey } from '../temporal/codec';
+import type { deployCvm } from '../workflows/deploy';
+import {
+  type DeployInput,
+  type DeployProgress,
+  deployProgressQuery,
+  deployWorkflowId,
+  SA_APP,
+  SA_KIND,
+  SA_PHASE,
+} from '../workflows/deploy-types';
+
+export type DeployHandle = WorkflowHandle<typeof deployCvm>;
+export type StartedDeploy = WorkflowHandleWithFirstExecutionRunId<typeof deployCvm>;
+export type DeployTuning = Partial<Pick<DeployInput, 'heartbeatTimeoutMs' | 'apiAttemptTimeoutMs' | 'maxParallel'>>;
+
+export class DeployBusyError extends Error {
+  readonly code = 'DEPLOY_BUSY';
+  constructor(
+    readonly app: string,
+    readonly workflowId: string,
+    readonly runId: string,
+  ) {
+    super(
+      `app ${app} already has a deployment running (workflow ${workflowId}, run ${runId}); wait for it with \`cvmflow deploy status ${app}\`, cancel it with \`cvmflow deploy cancel ${app}\`, or set ifBusy: wait in the spec`,
+    );
+  }
+}
+
+/** The workflow input for a spec. Env values go in sealed, never in plaintext. */
+export function toDeployInput(
+  spec: DeploymentSpec,
+  sealedEnv: string | undefined,
+  tuning: DeployTuning = {},
+): DeployInput {
+  const resources =
+    'instanceType' in spec.resources
+      ? { instanceType: spec.resources.instanceType, diskGb: spec.resources.diskGb }
+      : { ...spec.resources };
+  return {
+    app: spec.name,
+    dockerCompose: spec.compose.dockerCompose,
+    preLaunchScript: spec.compose.preLaunchScript,
+    allowedEnvs: allowedEnvs(spec),
+    sealedEnv,
+    resources,
+    image: spec.image,
+    kms: spec.kms,
+    nodes: placementNodes(spec),
+    replicas: spec.replicas,
+    visibility: spec.visibility,
+    timeouts: spec.timeouts,
+    retry: spec.retry,
+    watch: spec.watch,
+    onFailure: spec.onFailure,
+    ...tuning,
+  };
+}
+
+export interface StartDeployOptions {
+  client: Client;
+  taskQueue: string;
+  /** The codec key ring that seals env values (the worker must hold the same keys). */
+  codecKeys?: CodecKey[];
+  /** Where env values are read from (`fromEnv`); defaults to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  tuning?: DeployTuning;
+  /** Called when ifBusy is `wait` and another deployment of the app is running. */
+  onWaiting?: (workflowId: string) => void;
+}
+
+/** Starts the deploy workflow of a spec; one deployment per app at a time (the workflow id is the app's). */
+export async function startDeploy(spec: DeploymentSpec, opts: StartDeployOptions): Promise<StartedDeploy> {
+  const vars = resolveEnv(spec.env, { env: opts.env ?? process.env });
+  const sealed = vars.length ? sealEnv(vars, opts.codecKeys) : undefined;
+  const input = toDeployInput(spec, sealed, opts.tuning);
+  const workflowId = deployWorkflowId(spec.name);
+  for (;;) {
+    try {
+      return await opts.client.workflow.start<typeof deployCvm>('deployCvm', {
+        taskQueue: opts.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SA_APP, value: spec.name },
+          { key: SA_KIND, value: 'deploy' },
+          { key: SA_PHASE, value: 'start' },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const running = opts.client.workflow.getHandle(workflowId);
+      const { runId } = await running.describe();
+      if (spec.ifBusy !== 'wait') throw new DeployBusyError(spec.name, workflowId, runId);
+      opts.onWaiting?.(workflowId);
+      await running.result().catch(() => undefined);
+    }
+  }
+}
+
+export function deployHandle(client: Client, app: string): DeployHandle {
+  return client.workflow.getHandle<typeof deployCvm>(deployWorkflowId(app));
+}
+
+export function getDeployProgress(client: Client, app: string): Promise<DeployProgress> {
+  return deployHandle(client, app).query(deployProgressQuery);
+}
+
+/** Requests cancellation; the workflow then deletes what it created and ends as cancelled. */
+export async function cancelDeploy(client: Client, app: string): Promise<void> {
+  await deployHandle(client, app).cancel();
+}

@@ -1,0 +1,47 @@
+// The hook for on-chain KMS (DstackKms / DstackApp contracts, reference §8). Until a real local chain is connected,
+// provisioning with kms ETHEREUM|BASE answers a structured "not supported in this simulator configuration" error.
+import { keccak256 } from 'viem';
+import { generatePrivateKey, sign } from 'viem/accounts';
+import type { KmsEntry } from './catalog';
+
+export interface OnChainVerifier {
+  /** 1, 8453 or 31337: the SDK and CLI attach a viem chain only for these (reference §3.1). */
+  readonly chainId: number;
+  /** The DstackKms contract address reported as `kms_info.kms_contract_address`. */
+  readonly kmsContractAddress: string;
+  readonly rpcEndpoint?: string;
+  /** app ids arrive as lowercase 40-hex without `0x`. */
+  isAppRegistered(appId: string): Promise<boolean>;
+  isComposeHashAllowed(appId: string, composeHash: string): Promise<boolean>;
+  isDeviceAllowed(appId: string, deviceId: string): Promise<boolean>;
+}
+
+export function onChainKmsEntry(verifier: OnChainVerifier): KmsEntry {
+  return {
+    id: 'kms_0nCha1nS1m01',
+    slug: 'onchain-sim',
+    url: 'https://onchain-kms.sim.phala.invalid',
+    version: 'v0.5.3',
+    chain_id: verifier.chainId,
+    kms_contract_address: verifier.kmsContractAddress,
+    gateway_app_id: null,
+  };
+}
+
+/**
+ * Signs app env-encryption public keys the way the KMS does, so `verifyEnvEncryptPublicKey` of @phala/dstack-sdk
+ * recovers a key: 65-byte r‖s‖recovery over keccak256("dstack-env-encrypt-pubkey" ‖ ":" ‖ appId ‖ pubkey).
+ */
+export class KmsSigner {
+  private readonly privateKey = generatePrivateKey();
+
+  async signEnvPubkey(appIdHex: string, publicKeyHex: string): Promise<string> {
+    const message = Buffer.concat([
+      Buffer.from('dstack-env-encrypt-pubkey:', 'utf8'),
+      Buffer.from(appIdHex, 'hex'),
+      Buffer.from(publicKeyHex, 'hex'),
+    ]);
+    const sig = await sign({ hash: keccak256(message), privateKey: this.privateKey, to: 'object' });
+    return `${sig.r.slice(2)}${sig.s.slice(2)}${sig.yParity === 1 ? '01' : '00'}`;
+  }
+}

@@ -1,0 +1,71 @@
+// Builds new CVM records (from a commit or a replica) and app records (from a provision or an on-chain commit).
+
+import { generateX25519KeyPair } from '../phala/env-encryption';
+import type { AppCompose } from './compose';
+import type { SimCore } from './core';
+import { hashid, newInstanceId, newVmUuid } from './ids';
+import type { AppRecord, Cvm, KmsType, Workspace } from './model';
+
+export interface NewCvmFields {
+  name: string;
+  appId: string;
+  nodeId: number;
+  instanceType: string | null;
+  vcpu: number;
+  memoryMb: number;
+  diskGb: number;
+  image: string;
+  kmsType: KmsType;
+  kmsId: string;
+  appCompose: AppCompose;
+  composeHash: string;
+  encryptedEnv: string | null;
+  envKeys: string[];
+  listed: boolean;
+}
+
+/** Inserts a CVM and starts its `create` operation (creating → starting → running). */
+export function createCvm(core: SimCore, ws: Workspace, f: NewCvmFields): Cvm {
+  const now = new Date();
+  const cvm: Cvm = {
+    ...f,
+    id: core.store.nextId(),
+    hashid: hashid('cvm', 10),
+    vmUuid: newVmUuid(),
+    instanceId: newInstanceId(),
+    workspaceId: ws.id,
+    status: 'creating',
+    op: null,
+    lockedUntil: 0,
+    runningSince: null,
+    exitedAt: null,
+    bootError: null,
+    createdAt: now,
+    updatedAt: now,
+    history: [],
+  };
+  return core.insert(cvm);
+}
+
+/** An app and its env-encryption key pair; the private key never leaves the simulator (as with the real KMS). */
+export function createApp(
+  core: SimCore,
+  ws: Workspace,
+  f: { appId: string; name: string; kmsType: KmsType; kmsId: string },
+): AppRecord {
+  const existing = core.store.apps.get(f.appId);
+  if (existing) return existing;
+  const keys = generateX25519KeyPair();
+  const app: AppRecord = {
+    ...f,
+    hashid: hashid('dapp', 10),
+    workspaceId: ws.id,
+    envPublicKey: keys.publicKeyHex,
+    envPrivateKey: keys.privateKeyHex,
+    createdAt: new Date(),
+    contractAddress: null,
+    deployerAddress: null,
+  };
+  core.store.apps.set(app.appId, app);
+  return app;
+}

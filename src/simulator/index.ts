@@ -1,0 +1,120 @@
+// A faithful Phala Cloud API simulator: the official SDK and CLI run against it unchanged. Embedded with
+// startSimulator(), or standalone with `cvmflow sim`. Two ports: the public API (under /api/v1) and the admin API.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdminHandler } from './admin-server';
+import { API_PREFIX, createApiHandler } from './api-server';
+import { SimCore } from './core';
+import type { CvmFault, FaultProfile, RouteFault } from './faults';
+import { apiKeyId } from './ids';
+import { type CvmView, listCvms, statusCounts } from './inspect';
+import { resolveOptions, type SimulatorOptions, type TransitionDelays } from './options';
+import type { RequestLogEntry, RequestLogFilter } from './request-log';
+
+export type { SimImage, SimNodeSpec } from './catalog';
+export { DEFAULT_NODES, INSTANCE_TYPES } from './catalog';
+export type { OnChainVerifier } from './chain';
+export { composeHash, normaliseAppCompose } from './compose';
+export type { CvmFault, CvmFaultInput, FaultProfile, RouteFault, RouteFaultInput } from './faults';
+export { FaultProfileError, loadFaultProfileFile, parseFaultProfile } from './faults';
+export { apiKeyId } from './ids';
+export type { CvmView } from './inspect';
+export type { ApiVersion, HistoryEntry } from './model';
+export {
+  DEFAULT_DELAYS,
+  FAST_DELAYS,
+  SimulatorConfigError,
+  type SimulatorOptions,
+  type TransitionDelays,
+} from './options';
+export type { RequestLogEntry, RequestLogFilter } from './request-log';
+
+export interface SimulatorHandle {
+  /** `http://<host>:<port>/api/v1` — the baseURL / PHALA_CLOUD_API_PREFIX for clients. */
+  url: string;
+  /** `http://<host>:<adminPort>` — the admin API (Authorization: Bearer <adminToken>). */
+  adminUrl: string;
+  adminToken: string;
+  port: number;
+  adminPort: number;
+  timeScale: number;
+  delays: Readonly<TransitionDelays>;
+  /** The non-secret id the request log and admin views use for an API key. */
+  apiKeyId(apiKey: string): string;
+  cvms(opts?: { includeDeleted?: boolean }): CvmView[];
+  requests(filter?: RequestLogFilter): RequestLogEntry[];
+  /** Live CVMs per status (cheap: no history copies), e.g. `{ running: 998, starting: 2 }`. */
+  statusCounts(): Record<string, number>;
+  /** Open SSE streams per API key id. */
+  sseStreams(): Record<string, number>;
+  addFaults(profile: FaultProfile): { routes: RouteFault[]; cvms: CvmFault[] };
+  removeFault(id: string): boolean;
+  clearFaults(): void;
+  /** Empty fleet, start-up faults, empty request log; open SSE streams are closed. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<SimulatorHandle> {
+  const opts = resolveOptions(options);
+  const core = new SimCore(opts);
+  const api = createServer(createApiHandler(core));
+  const admin = createServer(createAdminHandler(core));
+  // SSE streams and long watches must not be cut by Node's default request/keep-alive timeouts.
+  api.requestTimeout = 0;
+  api.keepAliveTimeout = 65_000;
+  let port: number;
+  let adminPort: number;
+  try {
+    port = await listen(api, opts.host, opts.port);
+    adminPort = await listen(admin, opts.host, opts.adminPort);
+  } catch (err) {
+    core.close();
+    await Promise.all([closeServer(api), closeServer(admin)]);
+    throw err;
+  }
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${hostForUrl}:${port}${API_PREFIX}`,
+    adminUrl: `http://${hostForUrl}:${adminPort}`,
+    adminToken: opts.adminToken,
+    port,
+    adminPort,
+    timeScale: opts.timeScale,
+    delays: opts.delays,
+    apiKeyId,
+    cvms: (o) => listCvms(core, o),
+    requests: (f) => core.log.list(f),
+    sseStreams: () => core.streams.counts(),
+    statusCounts: () => statusCounts(core),
+    addFaults: (p) => core.faults.add(p),
+    removeFault: (id) => core.faults.remove(id),
+    clearFaults: () => core.faults.clear(),
+    reset: () => core.reset(),
+    close() {
+      closed ??= (async () => {
+        core.close();
+        await Promise.all([closeServer(api), closeServer(admin)]);
+      })();
+      return closed;
+    },
+  };
+}

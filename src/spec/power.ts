@@ -1,0 +1,167 @@
+// `kind: PowerSchedule`: a calendar of desired power states for a set of CVMs and apps, converged by the
+// powerSchedule workflow like Terraform's phala_cvm_power (seed 001), with drift detection and expiring overrides.
+// The calendar format is src/calendar's (docs/calendar.md); this file adds what power means on top of it.
+import { z } from 'zod';
+import { type Calendar, calendarSchema } from '../calendar';
+import { durationSchema, formatDuration } from './duration';
+import { API_VERSION, choice, describeValue, expected, strictObject, text } from './schema';
+
+export interface PowerScheduleSpec {
+  apiVersion: typeof API_VERSION;
+  kind: 'PowerSchedule';
+  /** The schedule's name; its workflow is `power-<name>`. */
+  name: string;
+  targets: { apps: string[]; cvms: string[] };
+  calendar: Calendar;
+  mode: 'enforce' | 'transitions';
+  graceMs: number;
+  driftCheckIntervalMs: number;
+  stop: { action: 'shutdown' | 'stop'; shutdownTimeoutMs: number };
+  waitForState: boolean;
+  waitTimeoutMs: number;
+  onBusy: 'defer' | 'skip';
+  retry: { initialIntervalMs: number; maximumIntervalMs: number };
+}
+
+const POWER_STATES = ['running', 'stopped'] as const;
+// `restart` is an event, not a state one could stay in; only a one-off window can ask for it.
+const WINDOW_STATES = [...POWER_STATES, 'restart'] as const;
+
+const NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+const NAME_RULE = '2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
+
+const name = z.string({ error: expected(`a schedule name: ${NAME_RULE}`) }).superRefine((value, ctx) => {
+  if (NAME.test(value)) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: `${describeValue(value)} is not a valid schedule name (${NAME_RULE})`,
+    input: value,
+  });
+});
+
+function uniqueList(what: string, item: z.ZodType<string>) {
+  return z
+    .array(item, { error: expected(`a list of ${what}`) })
+    .superRefine((items, ctx) => {
+      items.forEach((entry, i) => {
+        const first = items.indexOf(entry);
+        if (first !== i)
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `${entry} is listed twice (also at [${first}])`,
+            input: entry,
+          });
+      });
+    })
+    .default([]);
+}
+
+const targets = strictObject({
+  apps: uniqueList('app names', text('an app name (the name its CVMs carry)')),
+  cvms: uniqueList('CVM ids', text('a CVM id: its vm_uuid, cvm_… id or instance id')),
+}).superRefine((t, ctx) => {
+  if (t.apps.length + t.cvms.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'name at least one app (targets.apps) or CVM (targets.cvms)', input: t });
+  }
+});
+
+/**
+ * The calendar, with src/calendar's own checks (field-named messages) and the power states on top: periods, dates
+ * and the default are running or stopped; a one-off window may also be restart.
+ */
+const calendar = z.unknown().transform((input, ctx): Calendar => {
+  const parsed = calendarSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys)
+          ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
+      } else if (issue.path.length === 0) {
+        const allowed = 'a calendar mapping with timezone, default, periods, windows, dates';
+        ctx.addIssue({ code: 'custom', message: expected(allowed)({ input }) });
+      } else {
+        ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+      }
+    }
+  }
+  // Checked on the raw document too, so a wrong state is reported alongside the calendar's other problems.
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const check = (state: unknown, path: PropertyKey[], allowed: readonly string[]) => {
+    if (typeof state !== 'string' || allowed.includes(state)) return;
+    const hint = state === 'restart' ? ' (restart is only allowed in a one-off window)' : '';
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `expected ${allowed.join(' or ')}, got ${describeValue(state)}${hint}`,
+    });
+  };
+  const entries = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]) : []);
+  const stateOf = (entry: unknown) =>
+    typeof entry === 'object' && entry !== null ? (entry as { state?: unknown }).state : undefined;
+  check(raw.default, ['default'], POWER_STATES);
+  for (const [key, allowed] of [
+    ['periods', POWER_STATES],
+    ['dates', POWER_STATES],
+    ['windows', WINDOW_STATES],
+  ] as const) {
+    entries(key).forEach((entry, i) => {
+      check(stateOf(entry), [key, i, 'state'], allowed);
+    });
+  }
+  return parsed.success ? parsed.data : z.NEVER;
+});
+
+const stop = strictObject({
+  action: choice(['shutdown', 'stop']).default('shutdown'),
+  shutdownTimeout: durationSchema({ min: '1s', max: '1h' }).prefault('2m'),
+})
+  .transform((s) => ({ action: s.action, shutdownTimeoutMs: s.shutdownTimeout }))
+  .prefault({});
+
+const retry = strictObject({
+  initialInterval: durationSchema({ min: '1s', max: '1d' }).prefault('1m'),
+  maximumInterval: durationSchema({ min: '1s', max: '7d' }).prefault('30m'),
+})
+  .transform((r, ctx) => {
+    if (r.maximumInterval < r.initialInterval) {
+      const message = `expected at least retry.initialInterval (${formatDuration(r.initialInterval)}), got ${formatDuration(r.maximumInterval)}`;
+      ctx.addIssue({ code: 'custom', path: ['maximumInterval'], message, input: r.maximumInterval });
+      return z.NEVER;
+    }
+    return { initialIntervalMs: r.initialInterval, maximumIntervalMs: r.maximumInterval };
+  })
+  .prefault({});
+
+function buildPowerScheduleSchema() {
+  return strictObject(
+    {
+      apiVersion: z.literal(API_VERSION, { error: expected(`"${API_VERSION}"`) }),
+      kind: z.literal('PowerSchedule', { error: expected('"PowerSchedule"') }),
+      name,
+      targets,
+      calendar,
+      mode: choice(['enforce', 'transitions']).default('enforce'),
+      grace: durationSchema({ min: '0s', max: '1d' }).prefault('5m'),
+      driftCheckInterval: durationSchema({ min: '1s', max: '1d' }).prefault('5m'),
+      stop,
+      waitForState: z.boolean({ error: expected('true or false') }).default(true),
+      waitTimeout: durationSchema({ min: '1s', max: '2h' }).prefault('600s'),
+      onBusy: choice(['defer', 'skip']).default('defer'),
+      retry,
+    },
+    expected('a mapping with apiVersion, kind, name, targets, calendar, …'),
+  ).transform(
+    ({ grace, driftCheckInterval, waitTimeout, ...spec }): PowerScheduleSpec => ({
+      ...spec,
+      graceMs: grace,
+      driftCheckIntervalMs: driftCheckInterval,
+      waitTimeoutMs: waitTimeout,
+    }),
+  );
+}
+
+export type PowerScheduleSpecInput = z.input<ReturnType<typeof buildPowerScheduleSchema>>;
+
+/** The schema of `kind: PowerSchedule` (it reads no files, so the spec context is unused). */
+export const powerScheduleSchema: () => z.ZodType<PowerScheduleSpec, PowerScheduleSpecInput> = buildPowerScheduleSchema;

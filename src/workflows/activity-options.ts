@@ -1,0 +1,48 @@
+// Activity options per pipeline phase. Each phase's timeout bounds the whole activity including retries
+// (scheduleToClose), while one attempt is bounded by the API call timeout, so a dead worker is noticed quickly.
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { DeployInput } from './deploy-types';
+
+/** Failure types that no retry can fix (see src/activities/failures.ts). */
+export const NON_RETRYABLE_TYPES = [
+  'PhalaBadRequest',
+  'PhalaAuth',
+  'PhalaNotFound',
+  'PhalaConflict',
+  'PhalaOnChain',
+  'InvalidInput',
+  'CvmFailed',
+  'WatchTimeout',
+  'SealedEnv',
+];
+
+export function apiOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: input.apiAttemptTimeoutMs ?? 30_000,
+    scheduleToCloseTimeout: phaseTimeoutMs,
+    retry: {
+      initialInterval: input.retry?.initialIntervalMs ?? 1000,
+      backoffCoefficient: 2,
+      maximumInterval: input.retry?.maximumIntervalMs ?? 30_000,
+      maximumAttempts: input.retry?.maximumAttempts ?? 10,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    },
+  };
+}
+
+export function watchOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
+  const heartbeatTimeout = input.heartbeatTimeoutMs ?? 20_000;
+  return {
+    // The watch keeps its own deadline across attempts (in its heartbeat details); these bounds only catch a
+    // watch that can no longer make progress at all.
+    startToCloseTimeout: phaseTimeoutMs + heartbeatTimeout,
+    scheduleToCloseTimeout: phaseTimeoutMs + 2 * heartbeatTimeout + 60_000,
+    heartbeatTimeout,
+    retry: {
+      initialInterval: 500,
+      backoffCoefficient: 2,
+      maximumInterval: 10_000,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// Types and message definitions shared by the deploy workflow and its clients (no activity code, no I/O).
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery } from '@temporalio/workflow';
+
+export type KmsKind = 'phala' | 'ethereum' | 'base';
+export type DeployPhase =
+  | 'start'
+  | 'inspect'
+  | 'provision'
+  | 'encrypt'
+  | 'commit'
+  | 'running'
+  | 'replicate'
+  | 'update'
+  | 'rollback'
+  | 'done'
+  | 'failed';
+
+export interface DeployTimeouts {
+  provisionMs: number;
+  commitMs: number;
+  runningMs: number;
+  replicateMs: number;
+  rollbackMs: number;
+}
+
+export interface RetryOverrides {
+  maximumAttempts?: number;
+  initialIntervalMs?: number;
+  maximumIntervalMs?: number;
+}
+
+/** Everything the deploy workflow needs. No secrets: env values arrive sealed (see src/secrets/sealed-env.ts). */
+export interface DeployInput {
+  app: string;
+  dockerCompose: string;
+  preLaunchScript?: string;
+  allowedEnvs: string[];
+  sealedEnv?: string;
+  resources: { instanceType?: string; vcpu?: number; memoryMb?: number; diskGb?: number };
+  image?: string;
+  kms: KmsKind;
+  /** Placement: empty = let Phala choose; instance i goes to nodes[i % nodes.length]. */
+  nodes: number[];
+  /** Total CVMs of the app, the first included. */
+  replicas: number;
+  visibility: { publicLogs: boolean; publicSysinfo: boolean; publicTcbinfo: boolean };
+  timeouts: DeployTimeouts;
+  retry?: RetryOverrides;
+  /** SSE watch parameters with the API's ranges: interval 5–30 s, timeout 10–600 s. */
+  watch: { intervalS: number; timeoutS: number };
+  onFailure: 'rollback' | 'keep';
+  /** How many replicas are created and watched at once. */
+  maxParallel?: number;
+  /** Activity heartbeat timeout: how fast a dead worker's watch is noticed and resumed elsewhere. */
+  heartbeatTimeoutMs?: number;
+  /** Per-attempt timeout of one API call. */
+  apiAttemptTimeoutMs?: number;
+}
+
+export interface DeployedCvm {
+  cvmId: string;
+  nodeId: number | null;
+  status: string;
+  /** Whether this run created the CVM (false: it existed and was updated). */
+  created: boolean;
+}
+
+export interface DeployResult {
+  app: string;
+  appId: string;
+  composeHash: string;
+  mode: 'create' | 'update';
+  previousComposeHash?: string;
+  cvms: DeployedCvm[];
+  timingsMs: Partial<Record<DeployPhase, number>>;
+}
+
+export interface DeployProgress {
+  app: string;
+  phase: DeployPhase;
+  mode?: 'create' | 'update';
+  appId?: string;
+  composeHash?: string;
+  previousComposeHash?: string;
+  cvms: DeployedCvm[];
+  timingsMs: Partial<Record<DeployPhase, number>>;
+  lastError?: string;
+  cleanedUp?: string[];
+}
+
+export const deployProgressQuery = defineQuery<DeployProgress>('progress');
+
+export const SA_APP = defineSearchAttributeKey('CvmflowApp', SearchAttributeType.KEYWORD);
+export const SA_KIND = defineSearchAttributeKey('CvmflowKind', SearchAttributeType.KEYWORD);
+export const SA_PHASE = defineSearchAttributeKey('CvmflowPhase', SearchAttributeType.KEYWORD);
+
+/** One deployment per app at a time: the workflow id is the app's. */
+export const deployWorkflowId = (app: string) => `deploy-${app}`;

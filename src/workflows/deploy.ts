@@ -1,0 +1,205 @@
+// The deploy pipeline: inspect → (create: provision → encrypt env → commit → watch → replicate)
+//                               (update: prepare compose update → encrypt env → commit → watch, per instance)
+// Every step is an activity; whatever this run created or changed is undone in reverse order, in a
+// non-cancellable scope, when a later step fails or the user cancels.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
+import { apiOptions, watchOptions } from './activity-options';
+import { Compensations } from './compensations';
+import { Mutex, runBounded } from './concurrency';
+import {
+  type DeployedCvm,
+  type DeployInput,
+  type DeployPhase,
+  type DeployProgress,
+  type DeployResult,
+  deployProgressQuery,
+  SA_PHASE,
+} from './deploy-types';
+import { describeError } from './errors';
+
+type Activities = ReturnType<typeof createDeployActivities>;
+
+export async function deployCvm(input: DeployInput): Promise<DeployResult> {
+  const t = input.timeouts;
+  const inspect = proxyActivities<Activities>(apiOptions(input, t.provisionMs));
+  const provision = proxyActivities<Activities>(apiOptions(input, t.provisionMs));
+  const commit = proxyActivities<Activities>(apiOptions(input, t.commitMs));
+  const replicate = proxyActivities<Activities>(apiOptions(input, t.replicateMs));
+  const watch = proxyActivities<Activities>(watchOptions(input, t.runningMs));
+  const rollback = proxyActivities<Activities>(apiOptions(input, t.rollbackMs));
+
+  const progress: DeployProgress = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
+  setHandler(deployProgressQuery, () => progress);
+  const compensations = new Compensations();
+
+  let phaseStartedAt = Date.now();
+  const enter = (phase: DeployPhase) => {
+    const now = Date.now();
+    if (progress.phase !== 'start')
+      progress.timingsMs[progress.phase] = (progress.timingsMs[progress.phase] ?? 0) + now - phaseStartedAt;
+    phaseStartedAt = now;
+    progress.phase = phase;
+    upsertSearchAttributes([{ key: SA_PHASE, value: phase }]);
+  };
+  const watchRunning = (cvmId: string, expectComposeHash?: string) =>
+    watch.watchCvm({
+      cvmId,
+      target: 'running',
+      timeoutMs: t.runningMs,
+      intervalS: input.watch.intervalS,
+      timeoutS: input.watch.timeoutS,
+      expectComposeHash,
+    });
+  const record = (cvm: DeployedCvm) => {
+    const i = progress.cvms.findIndex((c) => c.cvmId === cvm.cvmId);
+    if (i >= 0) progress.cvms[i] = cvm;
+    else progress.cvms.push(cvm);
+  };
+
+  async function create(): Promise<void> {
+    enter('provision');
+    const provisioned = await provision.provisionCvm({
+      app: input.app,
+      dockerCompose: input.dockerCompose,
+      preLaunchScript: input.preLaunchScript,
+      allowedEnvs: input.allowedEnvs,
+      resources: input.resources,
+      image: input.image,
+      kms: input.kms,
+      nodeId: input.nodes[0],
+      visibility: input.visibility,
+    });
+    progress.appId = provisioned.appId;
+    progress.composeHash = provisioned.composeHash;
+
+    let env: { encryptedEnv: string; envKeys: string[] } | undefined;
+    if (input.sealedEnv) {
+      enter('encrypt');
+      env = await provision.encryptEnv({ sealedEnv: input.sealedEnv, publicKey: provisioned.encryptPubkey });
+    }
+
+    enter('commit');
+    // Registered before the commit: a commit that succeeded on the server but whose reply was lost still leaves a
+    // CVM, and every CVM of this brand-new app id is ours to remove.
+    const appId = provisioned.appId;
+    compensations.add(`delete every CVM of app ${appId}`, () => rollback.deleteAppCvms({ appId }));
+    const primary = await commit.commitCvm({ appId, composeHash: provisioned.composeHash, ...env });
+    record({ ...primary, created: true });
+
+    enter('running');
+    const first = await watchRunning(primary.cvmId);
+    record({ ...primary, status: first.status, created: true });
+
+    if (input.replicas > 1) {
+      enter('replicate');
+      const creating = new Mutex();
+      const slots = Array.from({ length: input.replicas - 1 }, (_, i) => i + 1);
+      await runBounded(slots, input.maxParallel ?? 5, async (slot) => {
+        // Creation is serialised: a retried createReplica adopts a CVM that only it can have made, because no
+        // other creation of this app is in flight (and the per-app workflow id keeps other runs out).
+        const replica = await creating.run(() =>
+          replicate.createReplica({
+            appId,
+            sourceCvmId: primary.cvmId,
+            nodeId: input.nodes.length ? input.nodes[slot % input.nodes.length] : undefined,
+            knownCvmIds: progress.cvms.map((c) => c.cvmId),
+          }),
+        );
+        record({ ...replica, created: true });
+        const state = await watchRunning(replica.cvmId);
+        record({ ...replica, status: state.status, created: true });
+      });
+    }
+  }
+
+  async function update(existing: CvmRef[]): Promise<void> {
+    enter('update');
+    progress.appId = existing[0]!.appId;
+    for (const cvm of existing) {
+      const prepared = await provision.prepareComposeUpdate({
+        cvmId: cvm.cvmId,
+        dockerCompose: input.dockerCompose,
+        preLaunchScript: input.preLaunchScript,
+        allowedEnvs: input.allowedEnvs,
+        visibility: input.visibility,
+      });
+      progress.composeHash = prepared.composeHash;
+      progress.previousComposeHash ??= prepared.previousComposeHash;
+      if (prepared.composeHash === prepared.previousComposeHash && !input.sealedEnv) {
+        record({ ...cvm, created: false });
+        continue;
+      }
+      const env = input.sealedEnv
+        ? await provision.encryptEnv({ sealedEnv: input.sealedEnv, publicKey: prepared.encryptPubkey })
+        : undefined;
+      compensations.add(`restore compose ${prepared.previousComposeHash.slice(0, 12)} on ${cvm.cvmId}`, async () => {
+        const restored = await rollback.restoreCompose({
+          cvmId: cvm.cvmId,
+          appCompose: prepared.previousAppCompose,
+          previousComposeHash: prepared.previousComposeHash,
+        });
+        if (restored.changed) await watchRunning(cvm.cvmId, restored.composeHash);
+        return restored.changed ? [cvm.cvmId] : [];
+      });
+      await commit.commitComposeUpdate({ cvmId: cvm.cvmId, composeHash: prepared.composeHash, ...env });
+      const state = await watchRunning(cvm.cvmId, prepared.composeHash);
+      record({ ...cvm, status: state.status, created: false });
+    }
+  }
+
+  upsertSearchAttributes([{ key: SA_PHASE, value: 'inspect' }]);
+  try {
+    await CancellationScope.cancellable(async () => {
+      enter('inspect');
+      const existing = await inspect.findAppCvms({ app: input.app });
+      progress.mode = existing.length ? 'update' : 'create';
+      if (existing.length) await update(existing);
+      else await create();
+    });
+  } catch (err) {
+    const failedPhase = progress.phase;
+    const cause = describeError(err);
+    progress.lastError = `${failedPhase}: ${cause}`;
+    let cleaned: string[] = [];
+    if (input.onFailure === 'rollback' || isCancellation(err)) {
+      enter('rollback');
+      cleaned = await CancellationScope.nonCancellable(() => compensations.run());
+      progress.cleanedUp = cleaned;
+    }
+    enter('failed');
+    if (isCancellation(err)) throw err;
+    const what =
+      input.onFailure === 'keep'
+        ? 'kept everything for debugging (onFailure: keep)'
+        : cleaned.length
+          ? `rolled back: ${cleaned.join('; ')}`
+          : 'nothing to roll back';
+    throw ApplicationFailure.create({
+      type: 'DeployFailed',
+      nonRetryable: true,
+      message: `deploy of ${input.app} failed in phase ${failedPhase}: ${cause}; ${what}`,
+      details: [{ phase: failedPhase, cleanedUp: cleaned }],
+    });
+  }
+
+  enter('done');
+  log.info('deploy finished', { app: input.app, appId: progress.appId, cvms: progress.cvms.length });
+  return {
+    app: input.app,
+    appId: progress.appId!,
+    composeHash: progress.composeHash!,
+    mode: progress.mode!,
+    previousComposeHash: progress.previousComposeHash,
+    cvms: progress.cvms,
+    timingsMs: progress.timingsMs,
+  };
+}

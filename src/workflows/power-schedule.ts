@@ -1,0 +1,660 @@
+// The power schedule: one long-running workflow per schedule (`power-<name>`) that converges its CVMs to the
+// calendar's desired power state. Each evaluation reads every target in one batched activity, decides per CVM
+// (src/workflows/power-decide.ts), and launches power actions that run beside the loop, so a CVM that hangs never
+// holds up the others or the next transition. Between evaluations it sleeps until the next calendar change, drift
+// check, override expiry or retry, whichever comes first. Overrides are expiring leases set through validated
+// Updates; the full state moves to a fresh run (continue-as-new) before the history grows large.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PowerActivities } from '../activities/power-activities';
+import { formatInstant, nextChange, safeParseCalendar } from '../calendar';
+import { NON_RETRYABLE_TYPES } from './activity-options';
+import { SA_PHASE } from './deploy-types';
+import {
+  addRecord,
+  checkLeaseUntil,
+  checkNote,
+  type Decision,
+  decide,
+  type Effective,
+  effectiveDesired,
+  iso,
+  partitionExpired,
+  phaseOf,
+  planSkip,
+  realDelayMs,
+  retryDelayMs,
+  scheduleNow,
+  upcomingPowerChanges,
+} from './power-decide';
+import {
+  type ApplyResult,
+  applyUpdate,
+  type CarriedState,
+  type CvmDecision,
+  type CvmMemory,
+  type CvmStatusView,
+  type EvaluationReport,
+  type InstantView,
+  keepRunningUntilUpdate,
+  keepStoppedUntilUpdate,
+  type LeaseRequest,
+  type Override,
+  type OverrideView,
+  type PowerAction,
+  type PowerConfig,
+  type PowerRecord,
+  type PowerScheduleInput,
+  type PowerScheduleResult,
+  type PowerState,
+  type PowerStatus,
+  pauseUpdate,
+  powerStatusQuery,
+  type RecordKind,
+  resumeUpdate,
+  type ScheduleClock,
+  skipNextTransitionUpdate,
+  type TargetRead,
+  type TransitionView,
+} from './power-types';
+
+const DEFAULTS = {
+  deferRecheckMs: 30_000,
+  maxIterationsPerRun: 500,
+  maxRecords: 100,
+  apiAttemptTimeoutMs: 30_000,
+  heartbeatTimeoutMs: 20_000,
+};
+/** Time an action may spend waiting out 409 "busy" before its first call lands (the activity's own cap). */
+const BUSY_ALLOWANCE_MS = 150_000;
+
+export async function powerSchedule(input: PowerScheduleInput): Promise<PowerScheduleResult> {
+  checkConfig(input.config);
+  let config = input.config;
+  const tuning = { ...DEFAULTS, ...input.tuning };
+  const clock: Required<ScheduleClock> | undefined = input.clock && {
+    ...input.clock,
+    realAnchorMs: input.clock.realAnchorMs ?? Date.now(),
+  };
+  const now = () => scheduleNow(clock, Date.now());
+  const st: CarriedState = input.carried ?? {
+    overrides: [],
+    records: [],
+    summary: { folded: 0, byKind: {} },
+    nextSeq: 1,
+    cvms: [],
+    unresolved: [],
+    applies: 0,
+    runs: 0,
+    overrideSeq: 0,
+  };
+  st.runs++;
+  const memory = new Map(st.cvms.map((c) => [c.cvmId, c]));
+  /** Power actions running beside the loop, one per CVM at most. */
+  const inFlight = new Map<string, InFlight>();
+  let dirty = false;
+  let iteration = 0;
+  let evalStarted = 0;
+  let evalDone = 0;
+  let lastReport: EvaluationReport | undefined;
+  let readError: string | undefined;
+
+  const api = proxyActivities<PowerActivities>({
+    startToCloseTimeout: tuning.apiAttemptTimeoutMs,
+    scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs,
+    retry: {
+      initialInterval: 1000,
+      backoffCoefficient: 2,
+      maximumInterval: 10_000,
+      maximumAttempts: 4,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+    },
+  });
+  const powerActivities = () =>
+    proxyActivities<PowerActivities>({
+      startToCloseTimeout: config.stop.shutdownTimeoutMs + config.waitTimeoutMs + BUSY_ALLOWANCE_MS,
+      heartbeatTimeout: tuning.heartbeatTimeoutMs,
+      retry: {
+        initialInterval: 1000,
+        backoffCoefficient: 2,
+        maximumInterval: 10_000,
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'PowerTimeout'],
+      },
+    });
+
+  const record = (kind: RecordKind, reason: string, extra: Partial<PowerRecord> = {}) =>
+    addRecord(st, { atMs: now(), kind, reason, ...extra }, tuning.maxRecords);
+  const paused = () => st.overrides.find((o) => o.kind === 'pause');
+  const setPhase = () => upsertSearchAttributes([{ key: SA_PHASE, value: paused() ? 'paused' : 'active' }]);
+  const instant = (atMs: number): InstantView => ({
+    atMs,
+    local: formatInstant(config.calendar.timezone, atMs),
+    utc: iso(atMs),
+  });
+
+  // ------------------------------------------------------------------------------------------------------------
+  // One evaluation: expire leases, read, decide, act.
+
+  function expireOverrides(t: number): void {
+    const { active, expired } = partitionExpired(st.overrides, t);
+    st.overrides = active;
+    for (const o of expired) record('override-expired', `${o.kind} ${o.id} expired (${o.note})`);
+  }
+
+  function noteTransition(eff: Effective): void {
+    if (eff.key === st.lastEffectiveKey) return;
+    record('transition', `desired ${st.lastEffectiveKey ?? '(none yet)'} → ${eff.key}: ${eff.cause}`, {
+      to: eff.state,
+    });
+    st.lastEffectiveKey = eff.key;
+    for (const m of memory.values()) owe(m, eff);
+    // An action toward a state that is no longer wanted (a start stuck in boot when the stop is due) gives way.
+    for (const running of inFlight.values()) {
+      if (running.target === eff.state) continue;
+      running.supersededBy = eff.state;
+      running.scope.cancel();
+    }
+  }
+
+  /** A new target state is a fresh start: the back-off of an action toward the old one no longer applies. */
+  function owe(m: CvmMemory, eff: Effective): void {
+    Object.assign(m, { owed: eff.state, owedReason: eff.cause, failures: 0, retryAtMs: undefined });
+  }
+
+  function mergeTargets(read: TargetRead, eff: Effective): void {
+    const seen = new Set<string>();
+    for (const c of read.cvms) {
+      seen.add(c.cvmId);
+      const m = memory.get(c.cvmId);
+      if (m) {
+        Object.assign(m, { name: c.name, app: c.app, status: c.status, inProgress: c.inProgress });
+        continue;
+      }
+      // A CVM the schedule starts managing (a new replica, a new target) is brought to the desired state.
+      const fresh: CvmMemory = { ...c, failures: 0 };
+      owe(fresh, eff);
+      memory.set(c.cvmId, fresh);
+      record('targets', `now managing ${c.name} (${c.cvmId}), ${c.status}`, { cvmId: c.cvmId, app: c.app });
+    }
+    for (const [cvmId, m] of memory) {
+      if (seen.has(cvmId)) continue;
+      memory.delete(cvmId);
+      record('targets', `no longer managing ${m.name} (${cvmId}): not among the targets' live CVMs`, {
+        cvmId,
+        app: m.app,
+      });
+    }
+    const before = JSON.stringify(st.unresolved);
+    st.unresolved = read.unresolved;
+    if (JSON.stringify(st.unresolved) !== before && st.unresolved.length) {
+      record('targets', `unresolved: ${st.unresolved.map((u) => `${u.target} (${u.reason})`).join('; ')}`);
+    }
+  }
+
+  function decideFor(m: CvmMemory, eff: Effective, t: number, locked: boolean): Decision {
+    return decide({
+      desired: eff.state,
+      restartDue: eff.restartKey !== undefined && m.restartedKey !== eff.restartKey,
+      phase: phaseOf(m.status, m.inProgress),
+      mode: config.mode,
+      owed: m.owed === eff.state,
+      nowMs: t,
+      graceMs: config.graceMs,
+      driftSinceMs: m.driftSinceMs,
+      stuck: m.failures > 0,
+      paused: paused() !== undefined,
+      locked,
+      inFlight: inFlight.has(m.cvmId),
+      retryAtMs: m.retryAtMs,
+    });
+  }
+
+  /** Bookkeeping of one decision: drift start and end, deferrals, settled CVMs. */
+  function bookkeep(m: CvmMemory, d: Decision, eff: Effective, t: number): void {
+    if (d.settled) {
+      if (m.driftSinceMs !== undefined) {
+        record('drift-resolved', `${m.name} is ${m.status} again, as desired (drift since ${iso(m.driftSinceMs)})`, {
+          cvmId: m.cvmId,
+          app: m.app,
+        });
+      }
+      Object.assign(m, {
+        driftSinceMs: undefined,
+        owed: undefined,
+        owedReason: undefined,
+        failures: 0,
+        retryAtMs: undefined,
+        deferred: undefined,
+      });
+      return;
+    }
+    if (d.drift && m.driftSinceMs === undefined) {
+      m.driftSinceMs = t;
+      const handling =
+        config.mode === 'enforce'
+          ? `corrected after the grace period (${config.graceMs / 1000}s)`
+          : 'left alone until the next transition';
+      record('drift', `${m.name} is ${m.status} while ${eff.state} is desired (${eff.cause}); ${handling}`, {
+        cvmId: m.cvmId,
+        app: m.app,
+        from: m.status,
+        to: eff.state,
+      });
+    }
+    if (d.defer === 'locked') heldByDeployment(m, d.reason);
+    else m.deferred = d.defer;
+  }
+
+  /**
+   * onBusy defer: keep the action owed and re-check every deferRecheckMs. onBusy skip: drop it (enforce mode
+   * still corrects the drift after the grace period). Recorded once per hold, not at every re-check.
+   */
+  function heldByDeployment(m: CvmMemory, why: string): void {
+    const held = config.onBusy === 'skip' ? 'skipped' : 'locked';
+    if (m.deferred !== held) {
+      const handling = held === 'skipped' ? 'skipped (onBusy: skip)' : 'retried when it ends (onBusy: defer)';
+      record('deferred', `${m.name}: ${why}; ${handling}`, { cvmId: m.cvmId, app: m.app });
+    }
+    if (held === 'skipped') Object.assign(m, { owed: undefined, owedReason: undefined });
+    m.deferred = held;
+  }
+
+  function launch(m: CvmMemory, action: PowerAction, eff: Effective, d: Decision): void {
+    const restartKey = eff.restartKey;
+    const why = d.drift
+      ? `drift since ${iso(m.driftSinceMs ?? now())} lasted the grace period`
+      : (m.owedReason ?? eff.cause);
+    const shown = action === 'stop' ? config.stop.action : action;
+    const rec = record('action', `${shown} ${m.name}: ${why}${m.failures ? ` (retry #${m.failures})` : ''}`, {
+      cvmId: m.cvmId,
+      app: m.app,
+      action: shown,
+      from: m.status,
+      to: action === 'stop' ? 'stopped' : 'running',
+    });
+    m.lastAction = { action, atMs: rec.atMs };
+    const running: InFlight = {
+      action,
+      target: action === 'stop' ? 'stopped' : 'running',
+      scope: new CancellationScope(),
+    };
+    inFlight.set(m.cvmId, running);
+    const request = {
+      cvmId: m.cvmId,
+      app: m.app,
+      action,
+      stop: config.stop,
+      waitForState: config.waitForState,
+      waitTimeoutMs: config.waitTimeoutMs,
+    };
+    const activities = powerActivities();
+    void (async () => {
+      try {
+        const r = await running.scope.run(() => activities.powerCvm(request));
+        rec.outcome = r.escalated ? `${r.outcome} (graceful shutdown timed out; force-stopped)` : r.outcome;
+        Object.assign(m, { status: r.status, inProgress: r.outcome === 'issued' });
+        if (r.outcome === 'deferred') {
+          heldByDeployment(m, `a deployment took the app just before the ${action}`);
+          dirty = true;
+          return;
+        }
+        Object.assign(m, { failures: 0, retryAtMs: undefined });
+        if (restartKey !== undefined && action !== 'stop') m.restartedKey = restartKey;
+        if (r.outcome !== 'issued') Object.assign(m, { owed: undefined, owedReason: undefined });
+      } catch (err) {
+        if (isCancellation(err)) {
+          const by = running.supersededBy;
+          rec.outcome = by ? `superseded: ${by} is desired now` : 'cancelled';
+          // The loop decides this CVM again now that the action has let go of it.
+          if (by) dirty = true;
+          return;
+        }
+        m.failures++;
+        m.retryAtMs = now() + retryDelayMs(m.failures, config.retry);
+        m.lastError = failureMessage(err);
+        // A failed action stays owed, so it is retried after the back-off in either mode.
+        m.owed ??= action === 'stop' ? 'stopped' : 'running';
+        rec.outcome = 'failed';
+        record('failed', `${shown} ${m.name} failed (#${m.failures}): ${m.lastError}; retry at ${iso(m.retryAtMs)}`, {
+          cvmId: m.cvmId,
+          app: m.app,
+          action: shown,
+        });
+        dirty = true;
+      } finally {
+        rec.endedAtMs = now();
+        if (m.lastAction) m.lastAction.outcome = rec.outcome;
+        inFlight.delete(m.cvmId);
+      }
+    })();
+  }
+
+  async function evaluate(): Promise<void> {
+    const mine = ++evalStarted;
+    const t = now();
+    expireOverrides(t);
+    const eff = effectiveDesired(config.calendar, st.overrides, t);
+    noteTransition(eff);
+    let read: TargetRead;
+    try {
+      read = await api.powerReadTargets({ targets: config.targets });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = failureMessage(err);
+      if (message !== readError) record('error', `reading the targets failed: ${message}; retrying`);
+      readError = message;
+      lastReport = { atMs: t, desired: desiredView(eff), decisions: [], unresolved: st.unresolved, readError };
+      evalDone = mine;
+      return;
+    }
+    readError = undefined;
+    mergeTargets(read, eff);
+
+    const cvms = [...memory.values()];
+    const first = cvms.map((m) => decideFor(m, eff, t, false));
+    const wanting = [...new Set(cvms.filter((_, i) => isAction(first[i]!)).map((m) => m.app))];
+    let locked = new Set<string>();
+    if (wanting.length) {
+      try {
+        locked = new Set(await api.powerLockedApps({ apps: wanting }));
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // Acting without knowing whether a deployment holds the app could stop a CVM mid-rollout: wait instead.
+        locked = new Set(wanting);
+        record('error', `checking deployment locks failed: ${failureMessage(err)}; treated as held`);
+      }
+    }
+    const decisions: CvmDecision[] = [];
+    cvms.forEach((m, i) => {
+      const d = locked.has(m.app) ? decideFor(m, eff, t, true) : first[i]!;
+      const actual = m.status;
+      const running = inFlight.get(m.cvmId)?.action;
+      bookkeep(m, d, eff, t);
+      if (isAction(d)) launch(m, d.kind, eff, d);
+      // An action launched by an earlier evaluation is what is happening to this CVM now, so that is what to show.
+      const shown = running
+        ? { decision: running, reason: `${running} in progress since ${iso(m.lastAction?.atMs ?? t)}` }
+        : { decision: d.kind, reason: d.reason };
+      decisions.push({ cvmId: m.cvmId, name: m.name, actual, desired: eff.state, drift: d.drift, ...shown });
+    });
+    st.lastEvaluationMs = t;
+    lastReport = { atMs: t, desired: desiredView(eff), decisions, unresolved: st.unresolved };
+    evalDone = mine;
+  }
+
+  /** Real milliseconds until the next reason to look again. */
+  function nextWakeMs(): number {
+    const t = now();
+    const change = nextChange(config.calendar, t);
+    // A drift check due shortly before a calendar change is folded into it: the change reads every CVM anyway.
+    const driftCheck = t + config.driftCheckIntervalMs;
+    const folds = change && change.atMs > driftCheck && change.atMs - driftCheck < config.driftCheckIntervalMs / 2;
+    const candidates = [folds ? change.atMs : driftCheck];
+    if (change) candidates.push(change.atMs);
+    for (const o of st.overrides)
+      candidates.push(o.fromMs ?? Number.POSITIVE_INFINITY, o.untilMs ?? Number.POSITIVE_INFINITY);
+    for (const m of memory.values()) {
+      if (m.retryAtMs !== undefined) candidates.push(m.retryAtMs);
+      if (config.mode === 'enforce' && m.driftSinceMs !== undefined) candidates.push(m.driftSinceMs + config.graceMs);
+    }
+    const soonest = Math.min(...candidates.filter((c) => c > t));
+    let wait = realDelayMs(clock, soonest - t);
+    if (readError !== undefined || [...memory.values()].some((m) => m.deferred === 'locked'))
+      wait = Math.min(wait, tuning.deferRecheckMs);
+    return wait;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Messages
+
+  setHandler(powerStatusQuery, () => statusView());
+
+  setHandler(
+    applyUpdate,
+    async (next: PowerConfig): Promise<ApplyResult> => {
+      const created = st.applies === 0;
+      const changed = (Object.keys(next) as (keyof PowerConfig)[]).filter(
+        (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
+      );
+      config = next;
+      st.applies++;
+      record(
+        'applied',
+        created ? 'schedule created' : changed.length ? `changed: ${changed.join(', ')}` : 'applied without changes',
+      );
+      // Report the first evaluation that starts after this point: it runs on the new spec.
+      const mark = evalStarted;
+      dirty = true;
+      await condition(() => evalDone > mark);
+      return { created, changed: created ? [] : changed, evaluation: lastReport!, nextTransitions: transitions(3) };
+    },
+    {
+      validator: (next: PowerConfig) => {
+        if (next?.name !== config.name)
+          throw new Error(`this schedule is ${config.name}; a spec named ${next?.name} is a different schedule`);
+        checkConfig(next);
+      },
+    },
+  );
+
+  const lease = (kind: 'keepRunning' | 'keepStopped') => ({
+    handler: (req: LeaseRequest): OverrideView => {
+      const replaced = st.overrides.filter((o) => o.kind === 'keepRunning' || o.kind === 'keepStopped');
+      st.overrides = st.overrides.filter((o) => !replaced.includes(o));
+      for (const o of replaced) record('override', `${o.kind} ${o.id} replaced by a new lease`);
+      const o = addOverride({ kind, note: checkNote(req.note, true), untilMs: checkLeaseUntil(req.until, now()) });
+      record('override', `${kind} until ${iso(o.untilMs!)} (${o.note})`);
+      return overrideView(o);
+    },
+    validator: (req: LeaseRequest) => {
+      checkNote(req?.note, true);
+      checkLeaseUntil(req?.until, now());
+    },
+  });
+  const keepRunning = lease('keepRunning');
+  const keepStopped = lease('keepStopped');
+  setHandler(keepRunningUntilUpdate, keepRunning.handler, { validator: keepRunning.validator });
+  setHandler(keepStoppedUntilUpdate, keepStopped.handler, { validator: keepStopped.validator });
+
+  setHandler(
+    skipNextTransitionUpdate,
+    (req) => {
+      const plan = planSkip(config.calendar, st.overrides, now());
+      const o = addOverride({ kind: 'skip', note: checkNote(req.note, true), ...plan });
+      record(
+        'override',
+        `skip the transition to ${plan.skippedState} at ${iso(plan.fromMs)}; ${plan.holdState} held until ${iso(plan.untilMs)} (${o.note})`,
+      );
+      return overrideView(o);
+    },
+    {
+      validator: (req) => {
+        checkNote(req?.note, true);
+        planSkip(config.calendar, st.overrides, now());
+      },
+    },
+  );
+
+  setHandler(
+    pauseUpdate,
+    (req) => {
+      const o = addOverride({ kind: 'pause', note: checkNote(req?.note, false) || 'paused' });
+      record('override', `paused: no power actions until resume (${o.note}); drift is still reported`);
+      setPhase();
+      return overrideView(o);
+    },
+    {
+      validator: (req) => {
+        const p = paused();
+        if (p) throw new Error(`already paused since ${iso(p.createdAtMs)} (${p.note}); resume first`);
+        checkNote(req?.note, false);
+      },
+    },
+  );
+
+  setHandler(
+    resumeUpdate,
+    (req) => {
+      const p = paused()!;
+      st.overrides = st.overrides.filter((o) => o !== p);
+      const t = now();
+      const note = checkNote(req?.note, false);
+      record('override', `resumed after ${Math.round((t - p.createdAtMs) / 1000)}s${note ? ` (${note})` : ''}`);
+      setPhase();
+      // What was owed while paused is acted on now, not at the next scheduled wake.
+      dirty = true;
+      return { resumedAtMs: t, pausedForMs: t - p.createdAtMs };
+    },
+    {
+      validator: (req) => {
+        if (!paused()) throw new Error('the schedule is not paused');
+        checkNote(req?.note, false);
+      },
+    },
+  );
+
+  function addOverride(fields: Omit<Override, 'id' | 'createdAtMs'>): Override {
+    const o: Override = { id: `o${++st.overrideSeq}`, createdAtMs: now(), ...fields };
+    st.overrides.push(o);
+    dirty = true;
+    return o;
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Views
+
+  function overrideView(o: Override): OverrideView {
+    return o.untilMs === undefined ? { ...o } : { ...o, until: instant(o.untilMs) };
+  }
+
+  function desiredView(eff: Effective) {
+    return { state: eff.state, restart: eff.restartKey !== undefined, cause: eff.cause };
+  }
+
+  function transitions(count: number): TransitionView[] {
+    const t = now();
+    return upcomingPowerChanges(config.calendar, t, count).map((c) => {
+      const keep = st.overrides.find(
+        (o) => (o.kind === 'keepRunning' || o.kind === 'keepStopped') && o.untilMs! > c.atMs,
+      );
+      const skip = st.overrides.find((o) => o.kind === 'skip' && o.fromMs === c.atMs);
+      const by = keep ? `${keep.kind} ${keep.id}` : skip ? `skip ${skip.id}` : paused() ? 'pause' : undefined;
+      return {
+        ...instant(c.atMs),
+        state: c.state,
+        source: effectiveDesired(config.calendar, [], c.atMs).cause,
+        ...(by ? { suppressedBy: by } : {}),
+      };
+    });
+  }
+
+  function statusView(): PowerStatus {
+    const t = now();
+    const eff = effectiveDesired(config.calendar, st.overrides, t);
+    const p = paused();
+    const cvms: CvmStatusView[] = [...memory.values()].map((m) => {
+      const phase = phaseOf(m.status, m.inProgress);
+      return {
+        cvmId: m.cvmId,
+        name: m.name,
+        app: m.app,
+        actual: m.status,
+        desired: eff.state,
+        inState: phase === eff.state,
+        ...(m.driftSinceMs !== undefined ? { drift: { sinceMs: m.driftSinceMs, since: iso(m.driftSinceMs) } } : {}),
+        ...(m.owed ? { owed: m.owed } : {}),
+        ...(inFlight.has(m.cvmId) ? { inFlight: inFlight.get(m.cvmId)!.action } : {}),
+        ...(m.deferred ? { deferred: m.deferred } : {}),
+        failures: m.failures,
+        ...(m.lastError ? { lastError: m.lastError } : {}),
+        ...(m.retryAtMs !== undefined ? { retryAt: iso(m.retryAtMs) } : {}),
+        ...(m.lastAction ? { lastAction: m.lastAction } : {}),
+      };
+    });
+    return {
+      name: config.name,
+      mode: config.mode,
+      timezone: config.calendar.timezone,
+      now: instant(t),
+      ...(p ? { paused: { note: p.note, sinceMs: p.createdAtMs } } : {}),
+      calendarDesired: { state: eff.calendar.state, source: effectiveDesired(config.calendar, [], t).cause },
+      desired: desiredView(eff),
+      cvms,
+      unresolved: st.unresolved,
+      overrides: st.overrides.map(overrideView),
+      nextTransitions: transitions(3),
+      recent: [...st.records],
+      summary: st.summary,
+      ...(st.lastEvaluationMs !== undefined ? { lastEvaluation: instant(st.lastEvaluationMs) } : {}),
+      run: { runs: st.runs, iteration, applies: st.applies },
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The loop
+
+  setPhase();
+  try {
+    for (;;) {
+      dirty = false;
+      await evaluate();
+      iteration++;
+      const due = iteration >= tuning.maxIterationsPerRun || workflowInfo().continueAsNewSuggested;
+      // Only at a quiet moment: actions in flight and updates being handled belong to this run.
+      if (due && inFlight.size === 0 && allHandlersFinished()) {
+        st.cvms = [...memory.values()];
+        return await continueAsNew<typeof powerSchedule>({ config, clock, tuning: input.tuning, carried: st });
+      }
+      await condition(() => dirty, nextWakeMs());
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled (`cvmflow power delete`): stop managing and leave every CVM as it is, like Terraform's delete.
+    record('deleted', 'schedule deleted: no longer managing; CVMs left as they are');
+    return { name: config.name, stoppedAtMs: now(), summary: st.summary, recent: st.records };
+  }
+}
+
+interface InFlight {
+  action: PowerAction;
+  target: PowerState;
+  scope: CancellationScope;
+  /** Set when a transition made this action's target unwanted and cancelled it. */
+  supersededBy?: PowerState;
+}
+
+function isAction(d: Decision): d is Decision & { kind: PowerAction } {
+  return d.kind === 'start' || d.kind === 'stop' || d.kind === 'restart';
+}
+
+function checkConfig(config: PowerConfig): void {
+  const problems: string[] = [];
+  if (!config?.name) problems.push('name is missing');
+  if (!config?.targets || config.targets.apps.length + config.targets.cvms.length === 0) problems.push('no targets');
+  const cal = safeParseCalendar(config?.calendar);
+  if (!cal.ok) problems.push(...cal.issues.map((i) => `calendar.${i.path}: ${i.message}`));
+  if (problems.length)
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: `invalid power schedule: ${problems.join('; ')}`,
+    });
+}
+
+function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  // An ActivityFailure's own message is "Activity task failed"; the useful text is in its cause.
+  while (e?.cause && e.message === 'Activity task failed') e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

@@ -1,0 +1,274 @@
+// The power activities against an in-memory API: the action reads before it acts (so retries are harmless), waits
+// through the real watch hub, escalates a graceful shutdown that cannot finish, and never acts on a locked app.
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import { createPowerActivities } from '../../src/activities/power-activities';
+import { WatchHub } from '../../src/activities/watch-hub';
+import type { PhalaClient } from '../../src/phala/client';
+import { PhalaApiError } from '../../src/phala/errors';
+import type { PowerActionRequest, TargetRead } from '../../src/workflows/power-types';
+
+interface FakeCvm {
+  name: string;
+  status: string;
+  inProgress: boolean;
+}
+
+/** The part of the Phala API the power activities use, in memory; every call is logged. */
+class FakeApi {
+  cvms = new Map<string, FakeCvm>();
+  calls: string[] = [];
+  /** Actions that answer 409 "busy". */
+  refuse = new Set<string>();
+  /** CVMs whose actions never finish (except a force stop). */
+  never = new Set<string>();
+
+  add(cvmId: string, name: string, status: string) {
+    this.cvms.set(cvmId, { name, status, inProgress: false });
+  }
+
+  private act(kind: string, cvmId: string, moving: string, done: string) {
+    this.calls.push(`${kind} ${cvmId}`);
+    if (this.refuse.has(kind))
+      throw new PhalaApiError({
+        message: 'operation in progress',
+        status: 409,
+        endpoint: `POST /cvms/{id}/${kind}`,
+        retryable: true,
+      });
+    const cvm = this.cvms.get(cvmId)!;
+    Object.assign(cvm, { status: moving, inProgress: true });
+    if (this.never.has(cvmId)) return {};
+    setTimeout(() => Object.assign(cvm, { status: done, inProgress: false }), 20);
+    return {};
+  }
+
+  client(): PhalaClient {
+    const api = {
+      startCvm: async (id: string) => this.act('start', id, 'starting', 'running'),
+      stopCvm: async (id: string) => {
+        this.never.delete(id); // force stop always lands
+        return this.act('stop', id, 'stopping', 'stopped');
+      },
+      shutdownCvm: async (id: string) => this.act('shutdown', id, 'shutting_down', 'stopped'),
+      restartCvm: async (id: string) => this.act('restart', id, 'restarting', 'running'),
+      getStatusBatch: async (ids: string[]) =>
+        Object.fromEntries(
+          ids
+            .filter((id) => this.cvms.has(id))
+            .map((id) => [
+              id,
+              { vm_uuid: id, status: this.cvms.get(id)!.status, in_progress: this.cvms.get(id)!.inProgress },
+            ]),
+        ),
+      listCvms: async () => ({
+        items: [...this.cvms.entries()].map(([id, c]) => ({
+          id: `cvm_${id.slice(0, 6)}`,
+          vm_uuid: id,
+          name: c.name,
+          status: c.status,
+          progress: null,
+        })),
+        pages: 1,
+      }),
+    };
+    return api as unknown as PhalaClient;
+  }
+}
+
+function setup(opts: { locked?: string[] } = {}) {
+  const api = new FakeApi();
+  const phala = api.client();
+  const hub = new WatchHub(
+    {
+      statusBatch: async (ids) => {
+        const res = await phala.getStatusBatch(ids);
+        return new Map(Object.entries(res).map(([id, s]) => [id, { status: s.status, inProgress: s.in_progress }]));
+      },
+      // No streams: the hub covers every CVM by polling, which is all this needs.
+      async *stream() {},
+    },
+    { maxStreams: 0, pollIntervalMs: 5 },
+  );
+  const acts = createPowerActivities({
+    phala,
+    hub,
+    busyRetryMs: 10,
+    isAppLocked: async (app) => opts.locked?.includes(app) ?? false,
+  });
+  const env = new MockActivityEnvironment();
+  const run = (req: Partial<PowerActionRequest> & Pick<PowerActionRequest, 'cvmId' | 'action'>) =>
+    env.run(acts.powerCvm, {
+      app: 'web-app',
+      stop: { action: 'shutdown' as const, shutdownTimeoutMs: 200 },
+      waitForState: true,
+      waitTimeoutMs: 1_000,
+      ...req,
+    });
+  return { api, acts, env, run, close: () => hub.close() };
+}
+
+const ID = 'a1b2c3d4e5f6';
+
+describe('powerCvm', () => {
+  it.each([
+    ['start', 'running'],
+    ['stop', 'stopped'],
+    ['stop', 'exited'],
+  ] as const)('%s on a CVM already %s does nothing', async (action, status) => {
+    const t = setup();
+    t.api.add(ID, 'web-app', status);
+    await expect(t.run({ cvmId: ID, action })).resolves.toMatchObject({ outcome: 'already', status });
+    expect(t.api.calls).toEqual([]);
+    t.close();
+  });
+
+  it('start on a CVM already starting only waits (a retry never issues a second start)', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'starting');
+    t.api.cvms.get(ID)!.inProgress = true;
+    setTimeout(() => Object.assign(t.api.cvms.get(ID)!, { status: 'running', inProgress: false }), 30);
+    await expect(t.run({ cvmId: ID, action: 'start' })).resolves.toMatchObject({ outcome: 'done', status: 'running' });
+    expect(t.api.calls).toEqual([]);
+    t.close();
+  });
+
+  it('starts, restarts and stops, waiting for the state', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'stopped');
+    await expect(t.run({ cvmId: ID, action: 'start' })).resolves.toMatchObject({ outcome: 'done', status: 'running' });
+    await expect(t.run({ cvmId: ID, action: 'restart' })).resolves.toMatchObject({
+      outcome: 'done',
+      status: 'running',
+    });
+    await expect(t.run({ cvmId: ID, action: 'stop' })).resolves.toMatchObject({ outcome: 'done', status: 'stopped' });
+    await expect(
+      t.run({ cvmId: ID, action: 'stop', stop: { action: 'stop', shutdownTimeoutMs: 0 } }),
+    ).resolves.toMatchObject({ outcome: 'already' });
+    expect(t.api.calls).toEqual([`start ${ID}`, `restart ${ID}`, `shutdown ${ID}`]);
+    t.close();
+  });
+
+  it('a restart of a stopped CVM is a start', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'stopped');
+    await expect(t.run({ cvmId: ID, action: 'restart' })).resolves.toMatchObject({
+      outcome: 'done',
+      status: 'running',
+    });
+    expect(t.api.calls).toEqual([`start ${ID}`]);
+    t.close();
+  });
+
+  it('without waitForState it returns once the call is accepted', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'stopped');
+    t.api.never.add(ID);
+    await expect(t.run({ cvmId: ID, action: 'start', waitForState: false })).resolves.toMatchObject({
+      outcome: 'issued',
+    });
+    t.close();
+  });
+
+  it('force-stops a CVM whose graceful shutdown does not finish within the shutdown timeout', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'running');
+    t.api.never.add(ID);
+    await expect(t.run({ cvmId: ID, action: 'stop' })).resolves.toMatchObject({
+      outcome: 'done',
+      status: 'stopped',
+      escalated: true,
+    });
+    expect(t.api.calls).toEqual([`shutdown ${ID}`, `stop ${ID}`]);
+    t.close();
+  });
+
+  it('gives the force stop its own waitTimeout, even when the shutdown timeout used up more than that', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'running');
+    t.api.never.add(ID);
+    const stop = { action: 'shutdown' as const, shutdownTimeoutMs: 150 };
+    await expect(t.run({ cvmId: ID, action: 'stop', stop, waitTimeoutMs: 100 })).resolves.toMatchObject({
+      outcome: 'done',
+      status: 'stopped',
+      escalated: true,
+    });
+    t.close();
+  });
+
+  it('force-stops a CVM that stays busy (409 to shutdown) until the shutdown timeout', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'running');
+    t.api.refuse.add('shutdown');
+    await expect(t.run({ cvmId: ID, action: 'stop' })).resolves.toMatchObject({ outcome: 'done', escalated: true });
+    expect(t.api.calls.filter((c) => c.startsWith('shutdown')).length).toBeGreaterThan(1);
+    expect(t.api.calls.at(-1)).toBe(`stop ${ID}`);
+    t.close();
+  });
+
+  it('waits out 409 busy on start and then starts', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'stopped');
+    t.api.refuse.add('start');
+    setTimeout(() => t.api.refuse.delete('start'), 50);
+    await expect(t.run({ cvmId: ID, action: 'start' })).resolves.toMatchObject({ outcome: 'done', status: 'running' });
+    expect(t.api.calls.filter((c) => c === `start ${ID}`).length).toBeGreaterThan(1);
+    t.close();
+  });
+
+  it('reports a CVM that does not reach its state in time as PowerTimeout (not retried)', async () => {
+    const t = setup();
+    t.api.add(ID, 'web-app', 'stopped');
+    t.api.never.add(ID);
+    const err = await t.run({ cvmId: ID, action: 'start', waitTimeoutMs: 100 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({
+      type: 'PowerTimeout',
+      nonRetryable: true,
+      message: `CVM ${ID} did not reach running in time (last status starting)`,
+    });
+    t.close();
+  });
+
+  it('does nothing while a deployment holds the app', async () => {
+    const t = setup({ locked: ['web-app'] });
+    t.api.add(ID, 'web-app', 'running');
+    await expect(t.run({ cvmId: ID, action: 'stop' })).resolves.toMatchObject({
+      outcome: 'deferred',
+      status: 'running',
+    });
+    expect(t.api.calls).toEqual([]);
+    t.close();
+  });
+});
+
+describe('powerReadTargets', () => {
+  it('resolves apps by name and CVMs by any id form, reads statuses, and names what it could not find', async () => {
+    const t = setup();
+    const uuid = '7f3a1c2e-1111-4222-8333-444455556666';
+    t.api.add(uuid, 'solo-cvm', 'running');
+    t.api.add('aaa111', 'web-app', 'running');
+    t.api.add('bbb222', 'web-app', 'stopped');
+    t.api.add('ccc333', 'other-app', 'running');
+    const read: TargetRead = await t.env.run(t.acts.powerReadTargets, {
+      targets: { apps: ['web-app', 'gone-app'], cvms: [uuid.replaceAll('-', ''), 'cvm_404'] },
+    });
+    expect(read.cvms).toEqual([
+      { cvmId: uuid, name: 'solo-cvm', app: 'solo-cvm', status: 'running', inProgress: false },
+      { cvmId: 'aaa111', name: 'web-app', app: 'web-app', status: 'running', inProgress: false },
+      { cvmId: 'bbb222', name: 'web-app', app: 'web-app', status: 'stopped', inProgress: false },
+    ]);
+    expect(read.unresolved).toEqual([
+      { target: 'app gone-app', reason: 'no live CVM carries this name' },
+      { target: 'cvm cvm_404', reason: 'no live CVM with this id in the workspace' },
+    ]);
+    t.close();
+  });
+
+  it('reports the deployment locks it finds', async () => {
+    const t = setup({ locked: ['web-app'] });
+    await expect(t.env.run(t.acts.powerLockedApps, { apps: ['web-app', 'other-app'] })).resolves.toEqual(['web-app']);
+    t.close();
+  });
+});
