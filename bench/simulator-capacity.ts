@@ -17,7 +17,7 @@ const CVMS = 1000;
 const WATCHERS_PER_KEY = 5;
 const TIME_SCALE = 0.05; // boot 1.5 s, shutdown 750 ms, stop 250 ms; SSE interval 5 s → 250 ms ticks
 const JITTER = 0.2; // ±20% per delay so the fleet does not move in lock step
-const HTTP_CONCURRENCY = 100;
+const HTTP_CONCURRENCY = 20; // API calls in flight from the fleet thread
 const BUDGET_MS = 100;
 const COMPOSE = 'services:\n  app:\n    image: nginx:1.27\n';
 const PHASES = [
@@ -146,6 +146,7 @@ class Orchestrator {
   readonly streams: StreamRecord[] = [];
   private fleetDone: (() => void) | undefined;
   private readonly created: Promise<void>[] = [];
+  private readonly targets: Target[] = [];
 
   constructor(
     private readonly sim: SimulatorHandle,
@@ -158,8 +159,12 @@ class Orchestrator {
       this.pending.delete(w.id);
     });
     fleet.on('message', (m: FromFleet) => {
-      if (m.type === 'done') this.fleetDone?.();
-      else if (m.target.watched) this.created.push(this.watch(m.target, 'running'));
+      if (m.type === 'done') {
+        this.fleetDone?.();
+        return;
+      }
+      this.targets.push(m.target);
+      if (m.target.watched) this.created.push(this.watch(m.target, 'running'));
     });
   }
 
@@ -185,12 +190,10 @@ class Orchestrator {
 
   async run(): Promise<void> {
     // Create: the watched CVMs are followed from `creating` to `running` as soon as they are committed.
-    const targets: Target[] = [];
-    this.fleet.on('message', (m: FromFleet) => m.type === 'committed' && targets.push(m.target));
     await this.fleetCommand({ cmd: 'create' });
     await Promise.all(this.created);
     await this.settle('running');
-    const watched = targets.filter((t) => t.watched);
+    const watched = this.targets.filter((t) => t.watched);
     for (const [action, status] of PHASES) {
       let ended = 0;
       const done = watched.map((t) => this.watch(t, status).finally(() => ended++));

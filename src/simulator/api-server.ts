@@ -32,8 +32,9 @@ export function splitUrl(rawUrl: string): { path: string; query: URLSearchParams
 
 function authenticate(core: SimCore, req: IncomingMessage): Workspace {
   const key = req.headers['x-api-key'];
-  if (typeof key !== 'string' || key === '')
+  if (typeof key !== 'string' || key === '') {
     throw detailError(401, 'Not authenticated: send your API key in X-API-Key');
+  }
   const ws = core.store.workspaceForKey(key);
   if (!ws) throw detailError(401, 'Invalid API key');
   return ws;

@@ -28,6 +28,7 @@ export {
   type TransitionDelays,
 } from './options';
 export type { RequestLogEntry, RequestLogFilter } from './request-log';
+export { readSse, type SseFrame, type SseResult } from './sse-client';
 
 export interface SimulatorHandle {
   /** `http://<host>:<port>/api/v1` — the baseURL / PHALA_CLOUD_API_PREFIX for clients. */

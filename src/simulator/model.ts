@@ -103,3 +103,11 @@ export interface Cvm {
   updatedAt: Date;
   history: HistoryEntry[];
 }
+
+/** A change to a CVM's compose, env or size; applying it restarts the CVM (the `update` operation). */
+export interface UpdateChange {
+  appCompose?: AppCompose;
+  encryptedEnv?: string;
+  envKeys?: string[];
+  resources?: { vcpu?: number; memoryMb?: number; diskGb?: number; image?: string };
+}

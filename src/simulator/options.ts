@@ -27,8 +27,9 @@ export interface TransitionDelays {
 }
 
 /**
- * Defaults: delete 25 s from the reference (§5.2 / CLI e2e notes: "GET returns the CVM for ~20–30 s"); a 30 s boot
- * as observed for dstack 0.5 CVMs; the others are estimates of the same order (reference §5.2 marks them [I]).
+ * Defaults, in simulated ms. Sourced: delete 25 s (reference §5.2 and the CLI e2e notes: "GET returns the CVM for
+ * ~20–30 s, then 404"). Estimated [I], same order as a TDX CVM's boot to containers-up: boot 30 s, create 20 s,
+ * restart 40 s, graceful shutdown 15 s, force stop 5 s, update 5 s. Override any of them with `delays`.
  */
 export const DEFAULT_DELAYS: Readonly<TransitionDelays> = Object.freeze({
   create: 20_000,

@@ -1,6 +1,6 @@
 // In-memory state: workspaces (one per API key), apps, CVMs (including ones being deleted) and the provision cache.
 import { apiKeyId, hashid } from './ids';
-import type { AppRecord, Cvm, ProvisionRecord, Workspace } from './model';
+import type { AppRecord, Cvm, ProvisionRecord, UpdateChange, Workspace } from './model';
 
 export class Store {
   private readonly byKey = new Map<string, Workspace>();
@@ -8,6 +8,8 @@ export class Store {
   readonly cvms = new Map<number, Cvm>();
   readonly apps = new Map<string, AppRecord>();
   private provisions = new Map<string, ProvisionRecord>();
+  /** Updates of on-chain CVMs waiting for their compose hash to be approved, keyed `<cvm id>/<hash>`. */
+  readonly pendingUpdates = new Map<string, UpdateChange>();
   private nextCvmId = 1001;
 
   constructor(
@@ -74,6 +76,7 @@ export class Store {
   reset(): void {
     this.cvms.clear();
     this.apps.clear();
+    this.pendingUpdates.clear();
     this.provisions = new Map();
   }
 }

@@ -6,6 +6,7 @@ import {
   createClient,
   encryptEnvVars,
   getCvmComposeFile,
+  patchCvm,
   provisionCvmComposeFileUpdate,
   updateCvmEnvs,
 } from '@phala/cloud';
@@ -294,6 +295,27 @@ describe('updates', () => {
     expect(wider).toMatchObject({ status: 'in_progress', allowed_envs_changed: true });
     expect(view(vm).composeHash).not.toBe(hash);
     expect(view(vm).envKeys).toEqual(['FOO', 'NEW']);
+  });
+});
+
+describe('unified PATCH /cvms/{id}', () => {
+  it('applies compose, env and size changes in one request (202 {correlation_id}), restarting the CVM', async () => {
+    const { vm, hash, pubkey } = await deploy('patch-app', { allowed_envs: ['FOO'] });
+    await until(vm, 'running');
+    const client = createClient({ baseURL: sim.url, apiKey: KEY });
+    const result = await patchCvm(client, {
+      id: vm,
+      docker_compose_file: `${COMPOSE}  b:\n    image: redis\n`,
+      allowed_envs: ['FOO', 'BAR'],
+      encrypted_env: await encryptEnvVars([{ key: 'BAR', value: '1' }], pubkey),
+      vcpu: 2,
+    });
+    expect(result).toEqual({ requiresOnChainHash: false, correlationId: view(vm).operation!.correlationId });
+    expect(view(vm).composeHash).not.toBe(hash);
+    expect(view(vm).envKeys).toEqual(['BAR']);
+    await until(vm, 'running');
+    expect((await call('GET', `/cvms/${vm}`)).body.resource).toMatchObject({ vcpu: 2, instance_type: null });
+    expect((await call('PATCH', `/cvms/${vm}`, {})).status).toBe(400);
   });
 });
 

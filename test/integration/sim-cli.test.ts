@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commitCvmProvision, createClient, provisionCvm } from '@phala/cloud';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimulatorHandle, startSimulator } from '../../src/simulator';
+import { FAST_DELAYS, type SimulatorHandle, startSimulator } from '../../src/simulator';
 
 const run = promisify(execFile);
 const KEY = 'phak_sim_cli_conformance';
@@ -49,7 +49,8 @@ async function deploy(name: string): Promise<{ vmUuid: string; appId: string }> 
 
 beforeAll(async () => {
   configDir = mkdtempSync(join(tmpdir(), 'cvmflow-phala-cli-'));
-  sim = await startSimulator({ apiKeys: [KEY], timeScale: 0.002 });
+  // Timing does not matter here, only order: every transition takes 10 ms.
+  sim = await startSimulator({ apiKeys: [KEY], delays: FAST_DELAYS });
 });
 afterAll(async () => {
   await sim.close();

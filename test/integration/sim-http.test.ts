@@ -16,8 +16,8 @@ let slow: SimulatorHandle;
 
 beforeAll(async () => {
   fast = await startSimulator({ apiKeys: [KEY], timeScale: 0.002 });
-  // 0.01: create 200 ms, boot 300 ms, a 30 s SSE interval 300 ms — far enough apart to tell pushes from ticks.
-  slow = await startSimulator({ apiKeys: [KEY], timeScale: 0.01 });
+  // 0.02: create 400 ms, boot 600 ms, a 30 s SSE interval 600 ms — far enough apart to tell pushes from ticks.
+  slow = await startSimulator({ apiKeys: [KEY], timeScale: 0.02 });
 });
 afterAll(async () => {
   await fast.close();
@@ -119,7 +119,7 @@ describe('SSE watch', () => {
     const seq = events(result.frames);
     expect(seq[0]).toBe('creating');
     expect(seq.slice(-2)).toEqual(['running', 'complete']);
-    // Ticks repeat the current status (here during the 300 ms boot); changes arrive as they happen.
+    // Ticks repeat the current status (here during the 600 ms boot); changes arrive as they happen, not at a tick.
     expect(seq.filter((s) => s === 'starting').length).toBeGreaterThanOrEqual(2);
     const history = historyOf(slow, vm);
     for (const status of ['starting', 'running']) {
@@ -127,14 +127,14 @@ describe('SSE watch', () => {
       const arrived = result.frames.find(
         (f) => f.event === 'state' && (f.data as { status: string }).status === status,
       )!.at;
-      expect(arrived - changedAt).toBeLessThan(60);
+      expect(arrived - changedAt).toBeLessThan(150);
     }
     expect(result.frames.at(-1)!.data).toMatchObject({
       status: 'running',
       target: 'RUNNING',
       elapsed: expect.any(Number),
     });
-    expect((result.frames.at(-1)!.data as { elapsed: number }).elapsed).toBeGreaterThan(40);
+    expect((result.frames.at(-1)!.data as { elapsed: number }).elapsed).toBeGreaterThanOrEqual(45);
   });
 
   it('completes at once when the CVM is already at the target, with the SDK-style double slash', async () => {

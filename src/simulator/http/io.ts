@@ -1,7 +1,7 @@
 // Request body reading and JSON responses for node:http, with the FastAPI error shapes for bad bodies.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { detailError, HttpError, type ValidationIssue, validationError } from './errors';
+import { detailError, type HttpError, type ValidationIssue, validationError } from './errors';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -86,5 +86,3 @@ export function sendError(res: ServerResponse, err: HttpError, requestId: string
       : err.body;
   sendJson(res, err.status, body, err.headers);
 }
-
-export { HttpError };

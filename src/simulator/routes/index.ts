@@ -1,5 +1,6 @@
 // The public API's route table. Literal routes are registered before `:id` ones (first match wins).
 import { Router } from '../http/router';
+import { registerPatchRoutes } from './patch';
 import { registerPowerRoutes } from './power';
 import { registerProvisionRoutes } from './provision';
 import { registerQueryRoutes } from './queries';
@@ -15,6 +16,7 @@ export function buildApiRouter(): ApiRouter {
   registerQueryRoutes(router);
   registerPowerRoutes(router);
   registerUpdateRoutes(router);
+  registerPatchRoutes(router);
   registerReplicaRoutes(router);
   return router;
 }

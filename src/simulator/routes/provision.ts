@@ -1,9 +1,7 @@
 // Two-step creation (reference §4.2–4.4): POST /cvms/provision validates, places and hashes the app-compose and
 // caches the result for 7 days under its compose_hash; POST /cvms commits it into a CVM, idempotently on
 // (app_id, compose_hash).
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_INSTANCE_TYPE, defaultImage, INSTANCE_TYPES, type SimNode } from '../catalog';
 import { type AppCompose, composeHash, normaliseAppCompose } from '../compose';
 import type { SimCore } from '../core';
 import { checkEncryptedEnv, checkKeysAllowed } from '../env-check';
@@ -11,13 +9,12 @@ import { createApp, createCvm } from '../factory';
 import { detailError, structuredError, validationError } from '../http/errors';
 import { validateBody } from '../http/io';
 import { newAppId } from '../ids';
-import type { KmsType, ProvisionRecord, Workspace } from '../model';
+import type { ProvisionRecord } from '../model';
 import { normaliseAppId } from '../resolve';
 import { commitShape, kmsInfo } from '../shapes';
+import { checkComposeFile, checkName, checkNameFree, onChainUnsupported, parseKmsType } from './checks';
+import { place } from './placement';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
-
-const HOSTNAME = /^[a-zA-Z](?!.*--)([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
-const NAME_RULE = 'Name must be 5-63 characters, start with letter, and contain only letters/numbers/hyphens';
 
 const ProvisionBody = z
   .object({
@@ -49,154 +46,6 @@ const CommitBody = z
   })
   .passthrough();
 
-export function checkName(name: string): void {
-  if (name.length < 5 || name.length > 63 || !HOSTNAME.test(name)) {
-    throw validationError([
-      { type: 'value_error', loc: ['body', 'name'], msg: `Value error, ${NAME_RULE}`, input: name },
-    ]);
-  }
-}
-
-/** The compose must be present and be YAML with a `services` mapping (ERR-01-002 / ERR-01-003). */
-export function checkComposeFile(compose: Record<string, unknown> | null | undefined): Record<string, unknown> {
-  const runner = compose?.runner ?? 'docker-compose';
-  const file = compose?.docker_compose_file;
-  if (!compose || (runner === 'docker-compose' && (typeof file !== 'string' || file.trim() === ''))) {
-    throw structuredError(400, 'ERR-01-002', 'compose_file.docker_compose_file is required', {
-      details: [{ field: 'compose_file.docker_compose_file', value: null, message: 'missing or empty' }],
-      suggestions: ['Send the docker-compose YAML as compose_file.docker_compose_file'],
-    });
-  }
-  if (typeof file === 'string') {
-    let doc: unknown;
-    let reason = 'it has no top-level `services` mapping';
-    try {
-      doc = parseYaml(file);
-    } catch (err) {
-      reason = `YAML error: ${(err as Error).message.split('\n')[0]}`;
-    }
-    const services = doc && typeof doc === 'object' ? (doc as Record<string, unknown>).services : undefined;
-    if (!services || typeof services !== 'object' || Array.isArray(services)) {
-      throw structuredError(400, 'ERR-01-003', `Invalid docker compose file: ${reason}`, {
-        details: [{ field: 'compose_file.docker_compose_file', value: null, message: reason }],
-      });
-    }
-  }
-  return compose;
-}
-
-function parseKmsType(raw: string | null | undefined): KmsType {
-  const kms = (raw ?? 'phala').toLowerCase();
-  if (kms === 'phala' || kms === 'ethereum' || kms === 'base') return kms;
-  throw validationError([
-    {
-      type: 'enum',
-      loc: ['body', 'kms'],
-      msg: "Input should be 'phala', 'ethereum' or 'base'",
-      input: raw,
-      ctx: { expected: "'phala', 'ethereum' or 'base'" },
-    },
-  ]);
-}
-
-export function nodeNotFound(id: number) {
-  return structuredError(400, 'ERR-01-001', `Node ${id} not found`, {
-    details: [{ field: 'teepod_id', value: id, message: 'no such node' }],
-    suggestions: ['List nodes with GET /teepods/available'],
-  });
-}
-
-function pickNode(
-  core: SimCore,
-  wanted: number | null | undefined,
-  region: string | null | undefined,
-  image: string | null | undefined,
-): SimNode {
-  if (wanted !== undefined && wanted !== null) {
-    const node = core.node(wanted);
-    if (!node) throw nodeNotFound(wanted);
-    return node;
-  }
-  const candidates = core
-    .allNodes()
-    .filter(
-      (n) =>
-        (!region || n.region.toLowerCase() === region.toLowerCase()) &&
-        (!image || n.images.some((i) => i.name === image)),
-    )
-    .sort((a, b) => b.slots - core.liveCvmsOnNode(b.id).length - (a.slots - core.liveCvmsOnNode(a.id).length));
-  const node = candidates[0];
-  if (!node) {
-    throw structuredError(400, 'ERR-02-002', 'No node matches the requested region and image', {
-      details: [
-        { field: 'region', value: region ?? null, message: null },
-        { field: 'image', value: image ?? null, message: null },
-      ],
-    });
-  }
-  return node;
-}
-
-function resources(body: z.infer<typeof ProvisionBody>): {
-  instanceType: string | null;
-  vcpu: number;
-  memoryMb: number;
-  diskGb: number;
-} {
-  const wanted = body.instance_type ?? (body.vcpu || body.memory ? null : DEFAULT_INSTANCE_TYPE);
-  if (wanted) {
-    const t = INSTANCE_TYPES.find((i) => i.id === wanted);
-    if (!t) {
-      throw structuredError(400, 'ERR-02-001', `Instance type '${wanted}' not found`, {
-        details: [{ field: 'instance_type', value: wanted, message: null }],
-        suggestions: ['List instance types with GET /instance-types'],
-      });
-    }
-    return {
-      instanceType: t.id,
-      vcpu: t.vcpu,
-      memoryMb: t.memory_mb,
-      diskGb: body.disk_size ?? t.default_disk_size_gb,
-    };
-  }
-  return { instanceType: null, vcpu: body.vcpu ?? 1, memoryMb: body.memory ?? 2048, diskGb: body.disk_size ?? 20 };
-}
-
-function checkCapacity(core: SimCore, node: SimNode, vcpu: number, memoryMb: number): void {
-  const cvms = core.liveCvmsOnNode(node.id);
-  const fail = (code: string, message: string) =>
-    structuredError(400, code, message, { details: [{ field: 'teepod_id', value: node.id, message: null }] });
-  if (cvms.length >= node.slots) throw fail('ERR-02-005', `Node ${node.name} has no free CVM slots`);
-  if (cvms.reduce((s, c) => s + c.vcpu, 0) + vcpu > node.vcpu)
-    throw fail('ERR-02-003', `Node ${node.name} lacks ${vcpu} free vCPUs`);
-  if (cvms.reduce((s, c) => s + c.memoryMb, 0) + memoryMb > node.memoryMb) {
-    throw fail('ERR-02-004', `Node ${node.name} lacks ${memoryMb} MB of free memory`);
-  }
-}
-
-export function checkNameFree(core: SimCore, ws: Workspace, name: string, exceptAppId?: string): void {
-  for (const c of core.store.cvmsOf(ws.id)) {
-    if (c.name === name && c.appId !== exceptAppId) {
-      throw structuredError(409, 'ERR-01-004', `A CVM named '${name}' already exists`, {
-        details: [{ field: 'name', value: name, message: 'duplicate' }],
-        suggestions: ['Pick another name, or update the existing CVM'],
-      });
-    }
-  }
-}
-
-function onChainUnsupported(kms: KmsType) {
-  return structuredError(
-    400,
-    'ERR-02-009',
-    `On-chain KMS (${kms}) is not supported in this simulator configuration: no on-chain verifier is configured`,
-    {
-      details: [{ field: 'kms', value: kms.toUpperCase(), message: 'needs an onChainVerifier' }],
-      suggestions: ['Use kms PHALA, or start the simulator with an onChainVerifier connected to a chain'],
-    },
-  );
-}
-
 async function provision(r: ApiRequest): Promise<Reply> {
   const { core, ws } = r;
   const body = validateBody(ProvisionBody, await r.json());
@@ -210,21 +59,15 @@ async function provision(r: ApiRequest): Promise<Reply> {
       details: [{ field: 'kms_id', value: body.kms_id, message: null }],
     });
   }
-  const imageMissing = (where: SimNode[]) => {
-    const available = [...new Set(where.flatMap((n) => n.images.map((i) => i.name)))].join(', ');
-    const place = where.length === 1 ? `node ${where[0]!.name}` : 'any node';
-    return structuredError(400, 'ERR-02-010', `Image '${body.image}' is not available on ${place}`, {
-      details: [{ field: 'image', value: body.image ?? null, message: `available: ${available}` }],
-    });
-  };
-  if (body.image && !core.allNodes().some((n) => n.images.some((i) => i.name === body.image))) {
-    throw imageMissing(core.allNodes());
-  }
-  const node = pickNode(core, body.teepod_id ?? body.node_id, body.region, body.image);
-  const res = resources(body);
-  const image = body.image ?? defaultImage(node);
-  if (!image || !node.images.some((i) => i.name === image)) throw imageMissing([node]);
-  checkCapacity(core, node, res.vcpu, res.memoryMb);
+  const { node, image, ...res } = place(core, {
+    nodeId: body.teepod_id ?? body.node_id,
+    region: body.region,
+    image: body.image,
+    instanceType: body.instance_type,
+    vcpu: body.vcpu,
+    memoryMb: body.memory,
+    diskGb: body.disk_size,
+  });
   checkNameFree(core, ws, body.name);
   const appCompose: AppCompose = normaliseAppCompose(composeInput, body.name);
   const hash = composeHash(appCompose);

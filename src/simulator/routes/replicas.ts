@@ -9,7 +9,7 @@ import { validateBody } from '../http/io';
 import type { Cvm, Workspace } from '../model';
 import { normaliseAppId } from '../resolve';
 import { kmsInfo, vmShape } from '../shapes';
-import { nodeNotFound } from './provision';
+import { nodeNotFound } from './checks';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
 const ReplicaBody = z

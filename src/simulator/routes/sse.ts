@@ -32,7 +32,7 @@ function intParam(
     return def;
   }
   const n = Number(raw);
-  if (n < min)
+  if (n < min) {
     issues.push({
       type: 'greater_than_equal',
       loc,
@@ -40,7 +40,8 @@ function intParam(
       input: raw,
       ctx: { ge: min },
     });
-  if (n > max)
+  }
+  if (n > max) {
     issues.push({
       type: 'less_than_equal',
       loc,
@@ -48,6 +49,7 @@ function intParam(
       input: raw,
       ctx: { le: max },
     });
+  }
   return n;
 }
 

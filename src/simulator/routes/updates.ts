@@ -2,57 +2,14 @@
 // compose_file/provision → PATCH compose_file, 202) and PATCH /envs (202). Each restarts the CVM through the
 // `update` operation (updating → restarting → running) and moves it to the new compose_hash.
 import { z } from 'zod';
-import { type AppCompose, composeHash, normaliseAppCompose } from '../compose';
-import type { SimCore } from '../core';
+import { composeHash, normaliseAppCompose } from '../compose';
 import { checkEncryptedEnv, checkKeysAllowed } from '../env-check';
 import { busy, detailError, structuredError } from '../http/errors';
 import { validateBody } from '../http/io';
-import type { Cvm } from '../model';
 import { kmsInfo } from '../shapes';
-import { checkComposeFile } from './provision';
+import { checkComposeFile } from './checks';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
-
-function updatable(r: ApiRequest): Cvm {
-  const cvm = r.core.resolve(r.ws, r.params.id!);
-  if (cvm.status === 'deleting') throw detailError(409, 'CVM is being deleted');
-  return cvm;
-}
-
-function privateKey(core: SimCore, cvm: Cvm): string {
-  return core.store.apps.get(cvm.appId)!.envPrivateKey;
-}
-
-/** Applies the change and restarts the CVM; returns the operation's correlation id. */
-function applyUpdate(
-  core: SimCore,
-  cvm: Cvm,
-  change: { appCompose?: AppCompose; encryptedEnv?: string; envKeys?: string[] },
-): string {
-  if (change.appCompose) {
-    cvm.appCompose = change.appCompose;
-    cvm.composeHash = composeHash(change.appCompose);
-  }
-  if (change.encryptedEnv !== undefined) cvm.encryptedEnv = change.encryptedEnv;
-  if (change.envKeys !== undefined) cvm.envKeys = change.envKeys;
-  return core.lifecycle.begin(cvm, 'update').correlationId;
-}
-
-function onChainDetails(core: SimCore, cvm: Cvm, hash: string) {
-  return [
-    { field: 'compose_hash', value: hash, message: null },
-    { field: 'app_id', value: cvm.appId, message: null },
-    { field: 'device_id', value: core.nodeOf(cvm).deviceId, message: null },
-    { field: 'kms_info', value: kmsInfo(core.kmsOf(cvm)), message: null },
-  ];
-}
-
-async function requireHashAllowed(core: SimCore, cvm: Cvm, hash: string): Promise<void> {
-  if (await core.opts.onChainVerifier!.isComposeHashAllowed(cvm.appId, hash)) return;
-  throw structuredError(468, 'ERR-01-008', `Compose hash ${hash} is not allowed on-chain for app 0x${cvm.appId}`, {
-    details: onChainDetails(core, cvm, hash),
-    suggestions: ['Call addComposeHash on the app contract, then retry'],
-  });
-}
+import { applyUpdate, onChainDetails, privateKey, requireHashAllowed, updatable } from './update-common';
 
 function getComposeFile(r: ApiRequest): Reply {
   return ok(r.core.resolve(r.ws, r.params.id!).appCompose);
