@@ -28,6 +28,16 @@ export interface CvmRef {
   status: string;
 }
 
+export interface ProvisionResult {
+  composeHash: string;
+  nodeId: number | null;
+  /** Centralized (phala) KMS: the app id and its env key come with the provision. */
+  appId?: string;
+  encryptPubkey?: string;
+  /** On-chain KMS: what the app's on-chain registration needs. */
+  onChain?: { kmsId: string; kmsContractAddress: string; chainId: number | null; deviceId: string };
+}
+
 export interface WatchCheckpoint {
   startedAtMs: number;
   lastStatus?: string;
@@ -87,7 +97,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       kms: KmsKind;
       nodeId?: number;
       visibility: { publicLogs: boolean; publicSysinfo: boolean; publicTcbinfo: boolean };
-    }): Promise<{ appId: string; composeHash: string; encryptPubkey: string; nodeId: number | null }> {
+    }): Promise<ProvisionResult> {
       return classified(`provision ${req.app}`, async () => {
         // Provisioning creates nothing but a cached plan keyed by compose hash, so a retry is harmless.
         const res = await phala.provisionCvm(
@@ -113,19 +123,59 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           },
           { signal: cancellationSignal() },
         );
+        const nodeId = res.teepod_id ?? res.node_id ?? null;
+        if (req.kms !== 'phala') {
+          // On-chain KMS: no app id yet — the app is registered on chain next, at an address the chain assigns.
+          const kms = res.kms_info;
+          if (!kms?.kms_contract_address || !res.device_id) {
+            throw new PhalaApiError({
+              message: 'provision for an on-chain KMS returned no kms_info.kms_contract_address or device_id',
+              status: 502,
+              endpoint: 'POST /cvms/provision',
+            });
+          }
+          return {
+            composeHash: res.compose_hash,
+            nodeId,
+            onChain: {
+              kmsId: kms.slug ?? kms.id,
+              kmsContractAddress: kms.kms_contract_address,
+              chainId: kms.chain_id,
+              deviceId: res.device_id,
+            },
+          };
+        }
         if (!res.app_id || !res.app_env_encrypt_pubkey) {
           throw new PhalaApiError({
-            message: 'provision returned no app_id/app_env_encrypt_pubkey (on-chain KMS needs the on-chain path)',
-            status: 400,
+            message: 'provision returned no app_id or app_env_encrypt_pubkey',
+            status: 502,
             endpoint: 'POST /cvms/provision',
           });
         }
-        return {
-          appId: res.app_id,
-          composeHash: res.compose_hash,
-          encryptPubkey: res.app_env_encrypt_pubkey,
-          nodeId: res.teepod_id ?? null,
-        };
+        return { appId: res.app_id, composeHash: res.compose_hash, encryptPubkey: res.app_env_encrypt_pubkey, nodeId };
+      });
+    },
+
+    /** The env encryption key of an on-chain app, signed by the KMS. */
+    async kmsEnvPubkey({ kmsId, appId }: { kmsId: string; appId: string }): Promise<string> {
+      return classified(
+        `fetch env key of app ${appId}`,
+        async () => (await phala.getAppEnvEncryptPubKey(kmsId, appId, { signal: cancellationSignal() })).public_key,
+      );
+    },
+
+    /** The TDX device id of a node: on-chain apps must allow it before a CVM may boot there. */
+    async nodeDeviceId({ nodeId }: { nodeId: number }): Promise<string> {
+      return classified(`look up node ${nodeId}`, async () => {
+        const nodes = await phala.getAvailableNodes({ signal: cancellationSignal() });
+        const node = nodes.nodes.find((n) => n.teepod_id === nodeId);
+        if (!node?.device_id)
+          throw new PhalaApiError({
+            message: `node ${nodeId} is not available or reports no device_id`,
+            status: 404,
+            endpoint: 'GET /teepods/available',
+          });
+        return node.device_id;
       });
     },
 
@@ -149,10 +199,19 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       composeHash: string;
       encryptedEnv?: string;
       envKeys?: string[];
+      kmsId?: string;
     }): Promise<CvmRef> {
       return classified(`commit app ${req.appId}`, async () => {
+        // On-chain apps name their KMS and contract (the app id is the DstackApp address).
+        const onChain = req.kmsId ? { kms_id: req.kmsId, contract_address: req.appId } : {};
         const res = await phala.commitCvmProvision(
-          { app_id: req.appId, compose_hash: req.composeHash, encrypted_env: req.encryptedEnv, env_keys: req.envKeys },
+          {
+            app_id: req.appId,
+            compose_hash: req.composeHash,
+            encrypted_env: req.encryptedEnv,
+            env_keys: req.envKeys,
+            ...onChain,
+          },
           { signal: cancellationSignal() },
         );
         if (!res.vm_uuid)

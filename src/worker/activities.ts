@@ -1,8 +1,12 @@
 // Builds the activities a cvmflow worker registers, with the process-wide watch hub they share.
+import { createBlueGreenActivities } from '../activities/bluegreen-activities';
+import { createChainActivities } from '../activities/chain-activities';
 import { createDeployActivities } from '../activities/deploy-activities';
 import { phalaWatchSource } from '../activities/phala-watch-source';
 import { createPowerActivities } from '../activities/power-activities';
+import { createRolloutActivities } from '../activities/rollout-activities';
 import { WatchHub, type WatchHubOptions } from '../activities/watch-hub';
+import type { ChainClient } from '../chain/client';
 import type { PhalaClient } from '../phala/client';
 import type { CodecKey } from '../temporal/codec';
 
@@ -11,6 +15,8 @@ export interface WorkerActivityOptions {
   codecKeys?: CodecKey[];
   hub?: WatchHubOptions;
   busyRetryMs?: number;
+  /** Present when the worker has ETH_RPC_URL and a key: enables on-chain KMS deploys. */
+  chain?: ChainClient;
 }
 
 export function createWorkerActivities(opts: WorkerActivityOptions) {
@@ -18,6 +24,9 @@ export function createWorkerActivities(opts: WorkerActivityOptions) {
   const activities = {
     ...createDeployActivities({ phala: opts.phala, hub, codecKeys: opts.codecKeys, busyRetryMs: opts.busyRetryMs }),
     ...createPowerActivities({ phala: opts.phala, hub, busyRetryMs: opts.busyRetryMs }),
+    ...createBlueGreenActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
+    ...createChainActivities({ chain: opts.chain }),
+    ...createRolloutActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
   };
   return { activities, hub, close: () => hub.close() };
 }

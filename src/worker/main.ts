@@ -1,4 +1,5 @@
 // `cvmflow worker`: the long-running process that executes cvmflow's workflows and activities.
+import { createChainClient, loadChainConfig } from '../chain';
 import { PhalaClient } from '../phala/client';
 import { loadTemporalConfig } from '../temporal/config';
 import { connectWorkerConnection } from '../temporal/connection';
@@ -17,8 +18,11 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   const config = loadTemporalConfig(env);
   const phala = PhalaClient.fromEnv(env);
   const pollMs = env.CVMFLOW_WATCH_POLL_MS ? Number(env.CVMFLOW_WATCH_POLL_MS) : undefined;
+  // The chain is optional: without ETH_RPC_URL the worker serves phala-KMS deploys and says so.
+  const chain = env.ETH_RPC_URL ? createChainClient(loadChainConfig(env)) : undefined;
   const { activities, close } = createWorkerActivities({
     phala,
+    chain,
     codecKeys: config.codecKeys,
     hub: { pollIntervalMs: pollMs && Number.isFinite(pollMs) && pollMs > 0 ? pollMs : undefined },
   });
@@ -31,7 +35,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       shutdownGraceTime: env.CVMFLOW_SHUTDOWN_GRACE ?? '30s',
     });
     log(
-      `cvmflow worker: polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}); payload encryption ${config.codecKeys ? `on (key ${config.codecKeys[0]!.id})` : 'OFF'}`,
+      `cvmflow worker: polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}); payload encryption ${config.codecKeys ? `on (key ${config.codecKeys[0]!.id})` : 'OFF'}; on-chain KMS ${chain ? 'enabled' : 'disabled (no ETH_RPC_URL)'}`,
     );
     await worker.run();
     log('cvmflow worker: stopped');

@@ -30,6 +30,11 @@ export function apiOptions(input: DeployInput, phaseTimeoutMs: number): Activity
   };
 }
 
+/** Chain writes wait for confirmations: one attempt may take as long as the commit phase allows. */
+export function chainOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
+  return { ...apiOptions(input, 3 * phaseTimeoutMs), startToCloseTimeout: phaseTimeoutMs };
+}
+
 export function watchOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
   const heartbeatTimeout = input.heartbeatTimeoutMs ?? 20_000;
   return {

@@ -7,6 +7,7 @@ export type DeployPhase =
   | 'start'
   | 'inspect'
   | 'provision'
+  | 'register'
   | 'encrypt'
   | 'commit'
   | 'running'

@@ -10,9 +10,11 @@ import {
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
+import type { createChainActivities } from '../activities/chain-activities';
 import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
-import { apiOptions, watchOptions } from './activity-options';
+import { apiOptions, chainOptions, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { Mutex, runBounded } from './concurrency';
 import {
@@ -27,6 +29,7 @@ import {
 import { describeError } from './errors';
 
 type Activities = ReturnType<typeof createDeployActivities>;
+type ChainActivities = ReturnType<typeof createChainActivities>;
 
 export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const t = input.timeouts;
@@ -36,6 +39,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const replicate = proxyActivities<Activities>(apiOptions(input, t.replicateMs));
   const watch = proxyActivities<Activities>(watchOptions(input, t.runningMs));
   const rollback = proxyActivities<Activities>(apiOptions(input, t.rollbackMs));
+  const chainOps = proxyActivities<ChainActivities>(chainOptions(input, t.commitMs));
 
   const progress: DeployProgress = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
   setHandler(deployProgressQuery, () => progress);
@@ -78,21 +82,45 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       nodeId: input.nodes[0],
       visibility: input.visibility,
     });
-    progress.appId = provisioned.appId;
     progress.composeHash = provisioned.composeHash;
+    const onChain = provisioned.onChain;
+    let appId: string;
+    let publicKey: string | undefined;
+    if (onChain) {
+      // On-chain KMS: the app is a DstackApp contract the chain creates; the key is fixed by this run, so a retry
+      // (or a second worker) finds the same contract instead of registering another app.
+      enter('register');
+      const { workflowId, runId } = workflowInfo();
+      const registered = await chainOps.registerAppOnChain({
+        kmsAddress: onChain.kmsContractAddress,
+        composeHash: provisioned.composeHash,
+        deviceId: onChain.deviceId,
+        idempotencyKey: `${workflowId}/${runId}/register`,
+      });
+      appId = registered.appId;
+      publicKey = await provision.kmsEnvPubkey({ kmsId: onChain.kmsId, appId });
+    } else {
+      appId = provisioned.appId!;
+      publicKey = provisioned.encryptPubkey;
+    }
+    progress.appId = appId;
 
     let env: { encryptedEnv: string; envKeys: string[] } | undefined;
     if (input.sealedEnv) {
       enter('encrypt');
-      env = await provision.encryptEnv({ sealedEnv: input.sealedEnv, publicKey: provisioned.encryptPubkey });
+      env = await provision.encryptEnv({ sealedEnv: input.sealedEnv, publicKey: publicKey! });
     }
 
     enter('commit');
     // Registered before the commit: a commit that succeeded on the server but whose reply was lost still leaves a
-    // CVM, and every CVM of this brand-new app id is ours to remove.
-    const appId = provisioned.appId;
+    // CVM, and every CVM of this brand-new app id is ours to remove. (On-chain registrations stay: see README.)
     compensations.add(`delete every CVM of app ${appId}`, () => rollback.deleteAppCvms({ appId }));
-    const primary = await commit.commitCvm({ appId, composeHash: provisioned.composeHash, ...env });
+    const primary = await commit.commitCvm({
+      appId,
+      composeHash: provisioned.composeHash,
+      ...env,
+      ...(onChain ? { kmsId: onChain.kmsId } : {}),
+    });
     record({ ...primary, created: true });
 
     enter('running');
@@ -106,14 +134,20 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       await runBounded(slots, input.maxParallel ?? 5, async (slot) => {
         // Creation is serialised: a retried createReplica adopts a CVM that only it can have made, because no
         // other creation of this app is in flight (and the per-app workflow id keeps other runs out).
-        const replica = await creating.run(() =>
-          replicate.createReplica({
+        const nodeId = input.nodes.length ? input.nodes[slot % input.nodes.length] : undefined;
+        const replica = await creating.run(async () => {
+          // An on-chain app must allow a new node's device before a CVM may boot there.
+          if (onChain && nodeId !== undefined && nodeId !== provisioned.nodeId) {
+            const deviceId = await replicate.nodeDeviceId({ nodeId });
+            await chainOps.addDeviceOnChain({ appId, deviceId });
+          }
+          return replicate.createReplica({
             appId,
             sourceCvmId: primary.cvmId,
-            nodeId: input.nodes.length ? input.nodes[slot % input.nodes.length] : undefined,
+            nodeId,
             knownCvmIds: progress.cvms.map((c) => c.cvmId),
-          }),
-        );
+          });
+        });
         record({ ...replica, created: true });
         const state = await watchRunning(replica.cvmId);
         record({ ...replica, status: state.status, created: true });

@@ -1,0 +1,103 @@
+// On-chain steps of the deploy pipeline (DstackKms registration, compose-hash and device allow-lists). Each write
+// reads the chain first and does nothing when the change is already there; a write that was sent keeps its
+// transaction hash in the activity's heartbeat, so a retry after a crash waits for that transaction instead of
+// sending a second one. The private key and the RPC URL stay in the worker's environment.
+import { ApplicationFailure, activityInfo, heartbeat } from '@temporalio/activity';
+import type { ChainClient } from '../chain/client';
+import { ChainError } from '../chain/errors';
+import { idempotencySalt } from '../chain/ids';
+
+export interface ChainActivityDeps {
+  /** Undefined when the worker has no ETH_RPC_URL / PRIVATE_KEY: on-chain KMS deploys then fail with a clear error. */
+  chain?: ChainClient;
+}
+
+interface TxCheckpoint {
+  txHash?: string;
+}
+
+function requireChain(chain: ChainClient | undefined): ChainClient {
+  if (!chain) {
+    throw ApplicationFailure.create({
+      type: 'ChainNotConfigured',
+      nonRetryable: true,
+      message:
+        'on-chain KMS needs ETH_RPC_URL and PRIVATE_KEY (or PRIVATE_KEY_FILE) in the worker environment; set them and restart the worker',
+    });
+  }
+  return chain;
+}
+
+/** ChainError texts are written to be safe (no key, RPC host only); its `cause` may hold the RPC URL, so drop it. */
+async function onChain<T>(
+  context: string,
+  fn: (write: { knownTxHash?: string; onSubmitted: (h: string) => void }) => Promise<T>,
+): Promise<T> {
+  const cp: TxCheckpoint = (activityInfo().heartbeatDetails as TxCheckpoint | undefined) ?? {};
+  try {
+    return await fn({
+      knownTxHash: cp.txHash,
+      onSubmitted: (txHash) => {
+        cp.txHash = txHash;
+        heartbeat(cp);
+      },
+    });
+  } catch (err) {
+    if (err instanceof ChainError) {
+      if (err.txHash) heartbeat({ txHash: err.txHash });
+      throw ApplicationFailure.create({
+        type: `Chain${err.code}`,
+        message: `${context}: ${err.message}`,
+        nonRetryable: !err.retryable,
+      });
+    }
+    throw err;
+  }
+}
+
+export function createChainActivities(deps: ChainActivityDeps) {
+  return {
+    /** Registers the app in DstackKms at a CREATE2 address fixed by (sender, key): one key, at most one app. */
+    async registerAppOnChain(req: {
+      kmsAddress: string;
+      composeHash: string;
+      deviceId?: string;
+      idempotencyKey: string;
+    }): Promise<{ appId: string; txHash?: string; alreadyDone: boolean }> {
+      const chain = requireChain(deps.chain);
+      return onChain('register app on chain', async (write) => {
+        const res = await chain.registerApp({
+          kmsAddress: req.kmsAddress,
+          salt: idempotencySalt('cvmflow', req.idempotencyKey),
+          composeHash: req.composeHash,
+          deviceId: req.deviceId,
+          ...write,
+        });
+        return { appId: res.appId, txHash: res.txHash, alreadyDone: res.alreadyDone };
+      });
+    },
+
+    async addComposeHashOnChain(req: {
+      appId: string;
+      composeHash: string;
+    }): Promise<{ txHash?: string; alreadyDone: boolean }> {
+      const chain = requireChain(deps.chain);
+      return onChain(`allow compose hash on app ${req.appId}`, async (write) => {
+        const res = await chain.addComposeHash({ appId: req.appId, composeHash: req.composeHash, ...write });
+        return res.alreadyDone ? { alreadyDone: true } : { alreadyDone: false, txHash: res.txHash };
+      });
+    },
+
+    async addDeviceOnChain(req: {
+      appId: string;
+      deviceId: string;
+    }): Promise<{ txHash?: string; alreadyDone: boolean }> {
+      const chain = requireChain(deps.chain);
+      return onChain(`allow device on app ${req.appId}`, async (write) => {
+        if (await chain.allowsAnyDevice({ appId: req.appId })) return { alreadyDone: true };
+        const res = await chain.addDevice({ appId: req.appId, deviceId: req.deviceId, ...write });
+        return res.alreadyDone ? { alreadyDone: true } : { alreadyDone: false, txHash: res.txHash };
+      });
+    },
+  };
+}
