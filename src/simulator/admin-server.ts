@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { splitUrl } from './api-server';
+import { addAppEndpointRoutes } from './app-endpoints';
 import type { SimCore } from './core';
 import { FaultProfileError } from './faults';
 import { detailError, HttpError } from './http/errors';
@@ -103,7 +104,7 @@ function authorised(req: IncomingMessage, token: string): boolean {
 }
 
 export function createAdminHandler(core: SimCore): RequestListener {
-  const router = routes();
+  const router = addAppEndpointRoutes(routes());
   return (req: IncomingMessage, res: ServerResponse) => {
     const { path, query } = splitUrl(req.url ?? '/');
     const run = async () => {

@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { SimCore } from './core';
 import { detailError } from './http/errors';
-import type { Router } from './http/router';
 import type { Cvm } from './model';
 
 /** A behaviour for the CVMs a rule matches; later rules win. */
@@ -199,7 +198,9 @@ type AdminRoute = (r: AdminContext) => Promise<[number, unknown?]> | [number, un
  * The admin API's part: `GET /admin/apps` (endpoints and rules), `POST /admin/apps/rules`
  * (`{match: {name | cvm}, health?, latencyMs?}`), `DELETE /admin/apps/rules[/<id>]`.
  */
-export function addAppEndpointRoutes<H extends AdminRoute>(router: Router<H>): Router<H> {
+export function addAppEndpointRoutes<R extends { add(method: string, pattern: string, handler: AdminRoute): unknown }>(
+  router: R,
+): R {
   const of = (core: SimCore) => {
     const apps = registry.get(core);
     if (!apps) throw detailError(404, 'app endpoints are not running in this simulator');
@@ -225,6 +226,6 @@ export function addAppEndpointRoutes<H extends AdminRoute>(router: Router<H>): R
       },
     ],
   ];
-  for (const [method, pattern, handler] of routes) router.add(method, pattern, handler as H);
+  for (const [method, pattern, handler] of routes) router.add(method, pattern, handler);
   return router;
 }

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdminHandler } from './admin-server';
 import { API_PREFIX, createApiHandler } from './api-server';
+import { startAppEndpoints } from './app-endpoints';
 import { SimCore } from './core';
 import type { CvmFault, FaultProfile, RouteFault } from './faults';
 import { apiKeyId } from './ids';
@@ -91,6 +92,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     await Promise.all([closeServer(api), closeServer(admin)]);
     throw err;
   }
+  // Every running CVM serves a tiny app on loopback; its URLs become the CVMs' endpoints (app-endpoints.ts).
+  const apps = await startAppEndpoints(core, opts.host);
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   let closed: Promise<void> | undefined;
   return {
@@ -113,7 +116,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     close() {
       closed ??= (async () => {
         core.close();
-        await Promise.all([closeServer(api), closeServer(admin)]);
+        await Promise.all([closeServer(api), closeServer(admin), apps.close()]);
       })();
       return closed;
     },

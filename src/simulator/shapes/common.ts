@@ -1,5 +1,6 @@
 // Shapes shared by both API versions: the `VM` object of action responses, the commit response, CvmState, the
 // status-batch entry and KmsInfo — exactly the keys the @phala/cloud 0.2.9 zod schemas require (reference §3).
+import { localEndpoints } from '../app-endpoints';
 import type { KmsEntry } from '../catalog';
 import type { SimCore } from '../core';
 import type { Cvm } from '../model';
@@ -10,6 +11,8 @@ export const kmsInfo = (k: KmsEntry) => ({ ...k });
 export const inProgress = (cvm: Cvm): boolean => cvm.op !== null;
 
 export function endpoints(core: SimCore, cvm: Cvm): { app: string; instance: string }[] {
+  const local = localEndpoints(core, cvm);
+  if (local) return [local];
   const domain = core.nodeOf(cvm).gatewayDomain;
   return [{ app: `https://${cvm.appId}-8080.${domain}`, instance: `https://${cvm.instanceId}-8080.${domain}` }];
 }

@@ -1,0 +1,160 @@
+// The HTTP trigger server (`cvmflow serve`): CI systems and webhooks start blue-green deployments with
+//   POST /v1/bluegreen/<app>   {"compose": "<docker compose text>"?, "reason": "…"?, "by": "…"?}
+// authenticated by bearer token or HMAC signature, identified by a delivery id (`X-Cvmflow-Delivery` or GitHub's
+// `X-GitHub-Delivery`), and answered with the workflow id. The body is capped, and read in full before anything
+// else happens only after its size is known to fit. What a trigger does is the injected handler's business.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { authenticate, type TriggerAuth } from './auth';
+
+export interface TriggerRequest {
+  app: string;
+  deliveryId: string;
+  /** A new Docker Compose text for this deployment; absent = the spec's own. */
+  compose?: string;
+  reason: string;
+  /** Who triggered, as far as the server can tell: the claimed name plus how the request was authenticated. */
+  by: string;
+}
+
+export interface TriggerAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export type TriggerHandler = (req: TriggerRequest) => Promise<TriggerAnswer>;
+
+export interface TriggerServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  auth: TriggerAuth;
+  /** Apps this server may deploy (the specs it was started with). */
+  apps: readonly string[];
+  handle: TriggerHandler;
+  /** Largest accepted body; larger ones get 413 without being read. Default 256 KiB (compose files fit). */
+  maxBodyBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface TriggerServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const DELIVERY_HEADERS = ['x-cvmflow-delivery', 'x-github-delivery'] as const;
+const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const DEFAULT_MAX_BODY = 256 * 1024;
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(new HttpProblem(413, `the body is ${declared} bytes; at most ${limit} are accepted`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      if (size > limit) return;
+      size += c.length;
+      // The rest is drained unread; the 413 goes out meanwhile.
+      if (size > limit) reject(new HttpProblem(413, `the body is larger than ${limit} bytes`));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const clean = (value: unknown, max: number) =>
+  typeof value === 'string'
+    ? value
+        .replace(/[^\x20-\x7e]/g, '')
+        .slice(0, max)
+        .trim()
+    : '';
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function handle(opts: TriggerServerOptions, req: IncomingMessage): Promise<TriggerAnswer> {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  if (req.method === 'GET' && path === '/healthz') return { status: 200, body: { ok: true } };
+  const match = /^\/v1\/bluegreen\/([^/]+)$/.exec(path);
+  if (!match) throw new HttpProblem(404, 'POST /v1/bluegreen/<app>');
+  if (req.method !== 'POST') throw new HttpProblem(405, 'use POST');
+  const raw = await readBody(req, opts.maxBodyBytes ?? DEFAULT_MAX_BODY);
+  // Authentication comes before anything the body says: an unauthenticated request learns nothing.
+  const auth = authenticate(opts.auth, req.headers, raw);
+  if (!auth.ok) throw new HttpProblem(401, `unauthenticated: ${auth.problem}`);
+  const app = decodeURIComponent(match[1]!);
+  if (!opts.apps.includes(app)) throw new HttpProblem(404, `this server has no BlueGreen spec for ${app}`);
+  const deliveryId = DELIVERY_HEADERS.map((h) => req.headers[h]).find((v) => typeof v === 'string');
+  if (typeof deliveryId !== 'string' || !DELIVERY_ID.test(deliveryId))
+    throw new HttpProblem(400, `send a delivery id (${DELIVERY_HEADERS.join(' or ')}: 1-128 letters, digits, . _ : -)`);
+  let body: Record<string, unknown> = {};
+  if (raw.length) {
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      throw new HttpProblem(400, 'the body is not JSON');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new HttpProblem(400, 'the body must be a JSON object');
+  }
+  if (body.compose !== undefined && (typeof body.compose !== 'string' || !body.compose.trim()))
+    throw new HttpProblem(400, 'compose must be the Docker Compose text');
+  const claimed = clean(body.by, 100) || 'ci';
+  return opts.handle({
+    app,
+    deliveryId,
+    ...(typeof body.compose === 'string' ? { compose: body.compose } : {}),
+    reason: clean(body.reason, 500) || `delivery ${deliveryId}`,
+    by: `${claimed} via webhook (${auth.method})`,
+  });
+}
+
+export async function startTriggerServer(opts: TriggerServerOptions): Promise<TriggerServer> {
+  const log = opts.log ?? (() => {});
+  const server: Server = createServer((req, res) => {
+    handle(opts, req)
+      .then((answer) => {
+        log(`${req.method} ${req.url} → ${answer.status}`);
+        send(res, answer.status, answer.body);
+      })
+      .catch((err: unknown) => {
+        const status = err instanceof HttpProblem ? err.status : 500;
+        const message = (err as Error).message;
+        log(`${req.method} ${req.url} → ${status}: ${message}`);
+        if (!res.headersSent) send(res, status, { error: message });
+      });
+  });
+  const host = opts.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,202 @@
+// Types and message definitions shared by the blue-green workflow, its activities and its clients (no I/O).
+//
+// Words: "blue" is the deployment serving the app's traffic when a run starts, "green" the new one the run deploys
+// beside it. Each is its own Phala app named `<app>-<slot>-<id>`, where the slot colour alternates between runs so
+// that two live deployments of an app never share a colour; the roles blue and green are what the status reports.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { DeployInput } from './deploy-types';
+
+export type Slot = 'blue' | 'green';
+
+export interface HealthCheck {
+  path: string;
+  expectStatus: number[];
+  intervalMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
+  deadlineMs: number;
+}
+
+export interface AnalysisCheck {
+  url: string;
+  method: 'GET' | 'POST';
+  intervalMs: number;
+  count: number;
+  timeoutMs: number;
+  failureLimit: number;
+  errorLimit: number;
+  inconclusiveLimit: number;
+}
+
+/** Where route changes go. Only the *name* of the HMAC key's env variable travels; the worker reads the value. */
+export type RouterConfig =
+  | { type: 'local'; controlUrl: string; secretEnv: string; timeoutMs: number }
+  | { type: 'webhook'; url: string; secretEnv: string; timeoutMs: number };
+
+export interface BlueGreenPolicy {
+  autoPromote: boolean;
+  autoPromoteAfterMs: number;
+  previewTtlMs: number;
+  minHealthyMs: number;
+  health: HealthCheck;
+  analysis: { prePromotion?: AnalysisCheck; postPromotion?: AnalysisCheck };
+  scaleDownDelayMs: number;
+  blueDuringDelay: 'running' | 'stopped';
+  abortPolicy: 'delete' | 'stop';
+  router: RouterConfig;
+}
+
+/** Who asked for something and why: every trigger and control action carries one. */
+export interface Actor {
+  by: string;
+  reason: string;
+}
+
+export interface Trigger extends Actor {
+  /** Idempotency key of the trigger (a webhook's delivery id, or one the CLI makes up). */
+  triggerId: string;
+}
+
+/** One live deployment of the app: a Phala app with its CVMs and the endpoint traffic is sent to. */
+export interface Deployment {
+  /** The Phala app's name, e.g. `web-green-3fa2c1`. */
+  name: string;
+  slot: Slot;
+  appId: string;
+  composeHash: string;
+  cvmIds: string[];
+  /** The app endpoint the router sends traffic to (Phala's gateway URL of the app). */
+  url: string;
+  /** Each CVM's own endpoint; the health gate checks every one. */
+  instanceUrls: string[];
+}
+
+export interface BlueGreenTuning {
+  apiAttemptTimeoutMs?: number;
+  heartbeatTimeoutMs?: number;
+}
+
+export interface BlueGreenInput {
+  /** The logical app: the workflow is `bluegreen-<app>`, its deployments `<app>-<slot>-<id>`. */
+  app: string;
+  /** The deploy pipeline's input for green; its `app` is replaced by green's name. */
+  deploy: DeployInput;
+  policy: BlueGreenPolicy;
+  trigger: Trigger;
+  /** The deployment the previous run left serving (from its memo); checked against Phala before use. */
+  recordedActive?: Deployment;
+  tuning?: BlueGreenTuning;
+}
+
+export type BlueGreenPhase =
+  | 'starting'
+  | 'deploying'
+  | 'health-gate'
+  | 'pre-analysis'
+  | 'preview'
+  | 'switching'
+  | 'post-analysis'
+  | 'warm'
+  | 'retiring'
+  | 'tearing-down'
+  | 'done';
+
+/** How a run ended: promoted (green serves, blue retired) or one of the ways blue kept or got the traffic back. */
+export type BlueGreenOutcome = 'promoted' | 'aborted' | 'rolled-back' | 'expired' | 'failed';
+
+export interface HistoryEntry {
+  atMs: number;
+  phase: BlueGreenPhase;
+  /** `phase`, `promote`, `abort`, `rollback`, `pause`, `resume`, `finish`, `switch`, `health`, `analysis`, `error` */
+  kind: string;
+  detail: string;
+  by?: string;
+  reason?: string;
+}
+
+export interface BlueGreenStatus {
+  app: string;
+  phase: BlueGreenPhase;
+  outcome?: BlueGreenOutcome;
+  trigger: Trigger;
+  blue?: Deployment;
+  /** Green's name is known once blue is found; the rest once it is deployed. */
+  green?: { name: string; slot: Slot } & Partial<Deployment>;
+  /** Which deployment the active route sends traffic to, as far as the router confirmed. */
+  active: 'blue' | 'green' | 'none';
+  /** Whether the preview route points at green. */
+  preview: boolean;
+  greenHealthy: boolean;
+  health?: string;
+  promotion: {
+    mode: 'manual' | 'automatic';
+    waiting: boolean;
+    /** When automatic promotion happens (absent while paused or manual). */
+    autoAtMs?: number;
+    /** When an unpromoted preview is aborted. */
+    expiresAtMs?: number;
+    paused?: Actor & { atMs: number };
+    promotedAtMs?: number;
+    promotedBy?: string;
+  };
+  /** Until when a rollback to blue is possible (blue kept warm). */
+  rollbackUntilMs?: number;
+  history: HistoryEntry[];
+  lastError?: string;
+}
+
+export interface BlueGreenResult {
+  app: string;
+  outcome: BlueGreenOutcome;
+  /** The deployment serving the app now (recorded for the next run). */
+  active?: Deployment;
+  green: string;
+  summary: string;
+  history: HistoryEntry[];
+}
+
+/** What an abort or rollback did, step by step. */
+export interface TeardownReport {
+  phase: BlueGreenPhase;
+  outcome: BlueGreenOutcome;
+  actions: string[];
+  /** Time from the request to traffic being on blue again. */
+  trafficBackMs?: number;
+}
+
+export interface PromoteResult {
+  promotedAtMs: number;
+  green: string;
+  /** `post-analysis` or `warm`: what the run does now. */
+  phase: BlueGreenPhase;
+}
+
+/** The memo a run keeps, so the next run (and `status`) knows what serves the app even after a failure. */
+export interface BlueGreenMemo {
+  triggerId: string;
+  active?: Deployment;
+}
+
+export const blueGreenStatusQuery = defineQuery<BlueGreenStatus>('status');
+export const promoteUpdate = defineUpdate<PromoteResult, [Actor]>('promote');
+export const abortUpdate = defineUpdate<TeardownReport, [Actor]>('abort');
+export const rollbackUpdate = defineUpdate<TeardownReport, [Actor]>('rollback');
+export const pauseUpdate = defineUpdate<BlueGreenStatus['promotion'], [Actor]>('pause');
+export const resumeUpdate = defineUpdate<BlueGreenStatus['promotion'], [Actor]>('resume');
+/** Ends the warm period now: blue is retired without waiting out scaleDownDelay (also used by a new trigger). */
+export const finishUpdate = defineUpdate<{ retired: string[] }, [Actor]>('finish');
+
+/** One blue-green deployment per app at a time: the workflow id is the app's. */
+export const blueGreenWorkflowId = (app: string) => `bluegreen-${app}`;
+
+/**
+ * Names green: the slot blue does not hold (green for an app's first deployment), and a short id of the run — its
+ * last hex digits, the random part (run ids are UUIDv7, whose first digits are a timestamp shared by nearby runs).
+ */
+export function greenName(app: string, blue: Pick<Deployment, 'slot'> | undefined, runId: string) {
+  const slot: Slot = blue?.slot === 'green' ? 'blue' : 'green';
+  return { slot, name: `${app}-${slot}-${runId.replace(/-/g, '').slice(-6).toLowerCase()}` };
+}
+
+/** Memo key under which a run records its trigger and the active deployment. */
+export const MEMO_KEY = 'bluegreen';
