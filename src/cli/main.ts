@@ -1,21 +1,40 @@
 import { Command, CommanderError } from 'commander';
+import { registerBlueGreenCommand } from './commands/bluegreen';
 import { registerCodecCommand } from './commands/codec';
+import { registerDemoCommand } from './commands/demo';
 import { registerDeployCommand } from './commands/deploy';
+import { registerDevCommand } from './commands/dev';
+import { registerPlanCommand } from './commands/plan';
 import { registerPowerCommand } from './commands/power';
+import { registerRolloutCommand } from './commands/rollout';
+import { registerServeCommand } from './commands/serve';
 import { registerSimCommand } from './commands/sim';
+import { registerStatusCommand } from './commands/status';
+import { registerWatchCommand } from './commands/watch';
 import { registerWorkerCommand } from './commands/worker';
+import { applyConfigFile } from './config-file';
 import { EXIT_BAD_INPUT, EXIT_OK, exitCodeFor } from './errors';
 
 export function buildProgram(): Command {
   const program = new Command('cvmflow')
     .description('Durable deployment pipelines for Phala Cloud confidential VMs, on Temporal')
     .showHelpAfterError('(run with --help for usage)')
+    .option('--config <file>', 'settings file (default ./cvmflow.config.yaml); environment variables win')
+    .hook('preAction', () => void applyConfigFile(program.opts<{ config?: string }>().config))
     .exitOverride();
   registerDeployCommand(program);
   registerPowerCommand(program);
+  registerRolloutCommand(program);
+  registerBlueGreenCommand(program);
+  registerServeCommand(program);
   registerWorkerCommand(program);
   registerSimCommand(program);
   registerCodecCommand(program);
+  registerDevCommand(program);
+  registerStatusCommand(program);
+  registerWatchCommand(program);
+  registerPlanCommand(program);
+  registerDemoCommand(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

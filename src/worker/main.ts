@@ -1,5 +1,6 @@
 // `cvmflow worker`: the long-running process that executes cvmflow's workflows and activities.
 import { createChainClient, loadChainConfig } from '../chain';
+import { installMetricsRuntime } from '../metrics/runtime';
 import { PhalaClient } from '../phala/client';
 import { loadTemporalConfig } from '../temporal/config';
 import { connectWorkerConnection } from '../temporal/connection';
@@ -16,6 +17,8 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config = loadTemporalConfig(env);
+  const metrics = installMetricsRuntime(env);
+  if (metrics) log(`cvmflow worker: Prometheus metrics at ${metrics.url}`);
   const phala = PhalaClient.fromEnv(env);
   const pollMs = env.CVMFLOW_WATCH_POLL_MS ? Number(env.CVMFLOW_WATCH_POLL_MS) : undefined;
   // The chain is optional: without ETH_RPC_URL the worker serves phala-KMS deploys and says so.

@@ -1,0 +1,239 @@
+// `cvmflow bluegreen …`: triggered blue-green deployments. Thin: parse flags, call src/client/bluegreen.ts, render.
+import { userInfo } from 'node:os';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import {
+  abortBlueGreen,
+  awaitBlueGreen,
+  BlueGreenRejectedError,
+  finishBlueGreen,
+  getBlueGreenStatus,
+  pauseBlueGreen,
+  promoteBlueGreen,
+  resumeBlueGreen,
+  rollbackBlueGreen,
+  startBlueGreen,
+} from '../../client/bluegreen';
+import { loadSpecFile } from '../../spec';
+import type { BlueGreenSpec } from '../../spec/bluegreen';
+import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
+import { EXIT_FAILURE, UsageError } from '../errors';
+import { withClient } from '../temporal';
+
+const print = (text: string) => process.stdout.write(`${text}\n`);
+const note = (text: string) => process.stderr.write(`${text}\n`);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface ActorFlags {
+  reason?: string;
+  by?: string;
+  json?: boolean;
+}
+
+/** Every control action says who and why; the reason is required, the name defaults to the local user. */
+function actorOf(opts: ActorFlags): Actor {
+  if (!opts.reason?.trim()) throw new UsageError('--reason <text> is required: say why (it goes into the audit trail)');
+  let by = opts.by?.trim();
+  if (!by) {
+    try {
+      by = userInfo().username;
+    } catch {
+      by = process.env.USER ?? 'unknown';
+    }
+  }
+  return { by, reason: opts.reason.trim() };
+}
+
+/** A rejected request is the user's to fix (exit 2, with the workflow's reason); anything else exits 1. */
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof BlueGreenRejectedError) throw new UsageError(`rejected: ${err.message}`);
+    throw err;
+  }
+}
+
+export function renderStatus(s: BlueGreenStatus, run?: string): string[] {
+  const lines = [
+    `${s.app}: ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}${run ? ` [workflow ${run.toLowerCase()}]` : ''}`,
+  ];
+  if (s.blue) lines.push(`  blue   ${s.blue.name}  ${s.blue.url}${s.active === 'blue' ? '  ← active' : ''}`);
+  if (s.green)
+    lines.push(
+      `  green  ${s.green.name}${s.green.url ? `  ${s.green.url}` : ''}${s.active === 'green' ? '  ← active' : s.preview ? '  ← preview' : ''}`,
+    );
+  lines.push(`  health: ${s.greenHealthy ? 'healthy' : 'not healthy'}${s.health ? ` — ${s.health}` : ''}`);
+  const p = s.promotion;
+  const when = p.promotedAtMs
+    ? `promoted ${iso(p.promotedAtMs)} by ${p.promotedBy}`
+    : p.autoAtMs
+      ? `automatic at ${iso(p.autoAtMs)}`
+      : p.waiting
+        ? 'waiting for `cvmflow bluegreen promote`'
+        : 'not yet';
+  lines.push(`  promotion (${p.mode}): ${when}${p.expiresAtMs ? `; preview expires ${iso(p.expiresAtMs)}` : ''}`);
+  if (p.paused) lines.push(`  PAUSED by ${p.paused.by} at ${iso(p.paused.atMs)}: ${p.paused.reason}`);
+  if (s.rollbackUntilMs) lines.push(`  rollback possible until ${iso(s.rollbackUntilMs)}`);
+  if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  lines.push(`  triggered by ${s.trigger.by}: ${s.trigger.reason}`);
+  for (const h of s.history.filter((e) => e.kind !== 'phase').slice(-8))
+    lines.push(`    ${iso(h.atMs)} ${h.kind}: ${h.detail}${h.by ? ` — ${h.by}: ${h.reason}` : ''}`);
+  return lines;
+}
+
+function renderReport(r: TeardownReport): string[] {
+  return [
+    `${r.outcome} (was in ${r.phase})${r.trafficBackMs !== undefined ? `; traffic back on blue after ${r.trafficBackMs} ms` : ''}`,
+    ...r.actions.map((a) => `  ${a}`),
+  ];
+}
+
+function renderResult(r: BlueGreenResult): string[] {
+  return [`${r.app}: ${r.summary}`, `  serving: ${r.active ? `${r.active.name} (${r.active.url})` : 'nothing'}`];
+}
+
+export function registerBlueGreenCommand(program: Command): void {
+  const bg = program
+    .command('bluegreen')
+    .description('blue-green deployments: green beside blue, health gate, promote, keep blue warm, retire it')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  cvmflow bluegreen start -f examples/bluegreen.yaml --reason "release 1.4" --wait
+  cvmflow bluegreen status web
+  cvmflow bluegreen promote web --reason "preview checked by QA"
+  cvmflow bluegreen rollback web --reason "error rate up"     # while blue is kept warm
+  cvmflow bluegreen abort web --reason "wrong build"          # any phase: traffic back to blue
+
+Every control action records who asked (--by, default your user name) and why (--reason, required).
+A rejected action (e.g. promote before green is healthy) exits 2 with the reason.`,
+    );
+
+  bg.command('start')
+    .description('start a blue-green deployment of a BlueGreen spec')
+    .option('-f, --file <spec.yaml>', 'BlueGreen spec (YAML or JSON); see examples/bluegreen.yaml')
+    .option('--reason <text>', 'why this deployment (kept in its history)', 'manual deployment')
+    .option('--by <name>', 'who triggers it (default: your user name)')
+    .option('--wait', 'stay until the run ends; exit 1 unless green was promoted')
+    .option('--json', 'print JSON')
+    .action(async (opts: ActorFlags & { file?: string; wait?: boolean }) => {
+      if (!opts.file)
+        throw new UsageError(
+          '--file <spec.yaml> is required (e.g. cvmflow bluegreen start -f examples/bluegreen.yaml)',
+        );
+      const spec = loadSpecFile(opts.file, { kinds: ['BlueGreen'] }) as BlueGreenSpec;
+      const trigger = actorOf(opts);
+      await withClient(async (client, config) => {
+        const outcome = await startBlueGreen(spec, {
+          client,
+          taskQueue: config.taskQueue,
+          codecKeys: config.codecKeys,
+          trigger,
+        });
+        if (outcome.status === 'rejected') {
+          if (opts.json) print(JSON.stringify(outcome));
+          else note(`cvmflow: ${outcome.reason}`);
+          process.exitCode = EXIT_FAILURE;
+          return;
+        }
+        if (outcome.superseded)
+          note(
+            `${outcome.superseded.action === 'abort' ? 'aborted' : 'finished'} the previous run ${outcome.superseded.runId} (${outcome.superseded.phase})`,
+          );
+        if (!opts.wait) {
+          if (opts.json) print(JSON.stringify(outcome));
+          else
+            print(
+              `started ${outcome.workflowId} (run ${outcome.runId}); follow it with: cvmflow bluegreen status ${spec.name}`,
+            );
+          return;
+        }
+        let last = '';
+        const ticker = setInterval(async () => {
+          const line = await getBlueGreenStatus(client, spec.name)
+            .then((v) => `${spec.name}: ${v.status.phase}${v.status.green ? ` (${v.status.green.name})` : ''}`)
+            .catch(() => '');
+          if (line && line !== last) {
+            last = line;
+            note(line);
+          }
+        }, 1000);
+        try {
+          const result = await awaitBlueGreen(client, spec.name, outcome.runId);
+          if (opts.json) print(JSON.stringify(result, null, 2));
+          else for (const l of renderResult(result)) print(l);
+          if (result.outcome !== 'promoted') process.exitCode = EXIT_FAILURE;
+        } catch (err) {
+          const cause =
+            err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+          if (opts.json) print(JSON.stringify({ app: spec.name, error: cause }));
+          else note(`cvmflow: ${cause}`);
+          process.exitCode = EXIT_FAILURE;
+        } finally {
+          clearInterval(ticker);
+        }
+      });
+    });
+
+  bg.command('status <app>')
+    .description('phase, blue and green, health, promotion and recent history of the app’s latest run')
+    .option('--json', 'print JSON')
+    .action(async (app: string, opts: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const view = await guarded(() => getBlueGreenStatus(client, app));
+        if (opts.json) print(JSON.stringify(view, null, 2));
+        else for (const l of renderStatus(view.status, view.run)) print(l);
+      });
+    });
+
+  const action = <R>(
+    name: string,
+    description: string,
+    call: (client: Parameters<typeof promoteBlueGreen>[0], app: string, actor: Actor) => Promise<R>,
+    render: (result: R) => string[],
+  ) =>
+    bg
+      .command(`${name} <app>`)
+      .description(description)
+      .option('--reason <text>', 'why (required; kept in the run’s history)')
+      .option('--by <name>', 'who asks (default: your user name)')
+      .option('--json', 'print JSON')
+      .action(async (app: string, opts: ActorFlags) => {
+        const actor = actorOf(opts);
+        await withClient(async (client) => {
+          const result = await guarded(() => call(client, app, actor));
+          if (opts.json) print(JSON.stringify(result, null, 2));
+          else for (const l of render(result)) print(l);
+        });
+      });
+
+  action(
+    'promote',
+    'send traffic to green (only once it is healthy and waiting for promotion)',
+    promoteBlueGreen,
+    (r) => [`promoted ${r.green} at ${iso(r.promotedAtMs)}; now ${r.phase}`],
+  );
+  action(
+    'abort',
+    'end the run in any phase: traffic back to blue, green deleted or stopped (abortPolicy)',
+    abortBlueGreen,
+    renderReport,
+  );
+  action(
+    'rollback',
+    'after promotion, while blue is warm: switch straight back to blue, no gates',
+    rollbackBlueGreen,
+    renderReport,
+  );
+  action('pause', 'hold automatic steps (automatic promotion, retiring blue) until resume', pauseBlueGreen, (p) => [
+    `paused${p.paused ? ` by ${p.paused.by}: ${p.paused.reason}` : ''}`,
+  ]);
+  action('resume', 'let automatic steps continue', resumeBlueGreen, (p) => [
+    `resumed${p.autoAtMs ? `; automatic promotion at ${iso(p.autoAtMs)}` : ''}`,
+  ]);
+  action('finish', 'retire blue now instead of waiting out scaleDownDelay', finishBlueGreen, (r) => [
+    `finished; retired ${r.retired.join(', ') || 'nothing'}`,
+  ]);
+}
