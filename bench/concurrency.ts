@@ -1,0 +1,209 @@
+// concurrency: N deployments (1 CVM + 2 replicas each) in flight at once against ONE cvmflow worker process, on a
+// simulator whose CVMs boot in 30 s of simulated time (create 20 s + boot 30 s, scaled). Every deploy must finish,
+// the worker must stay within the API's SSE cap and its memory budget, and the slowest deploys must not take much
+// longer than one deploy alone.
+import type { WorkflowHandle } from '@temporalio/client';
+import { startDeploy } from '../src/client/deploy';
+import type { deployCvm } from '../src/workflows/deploy';
+import { mapPool, sleep } from './lib/pool';
+import { type BenchOutput, invariant } from './lib/report';
+import { sampleMax } from './lib/sampler';
+import {
+  BENCH_API_KEY,
+  type BenchContext,
+  benchClient,
+  benchSimulator,
+  deploymentSpec,
+  preciseNow,
+  runDeploy,
+  uniqueName,
+} from './lib/stack';
+import { round, summary } from './lib/stats';
+import type { WorkerProcessConfig } from './lib/worker-main';
+import { spawnWorkerProcess } from './lib/worker-process';
+
+export interface ConcurrencyOptions {
+  n?: number;
+  timeScale?: number;
+  /** How many start requests the client keeps in flight while it launches the N deployments. */
+  startConcurrency?: number;
+  /** Overrides of the worker's tuning (experiments only: the suite measures the production defaults). */
+  tuning?: WorkerProcessConfig['tuning'];
+  hub?: WorkerProcessConfig['hub'];
+}
+
+const REPLICAS = 3;
+
+/** The innermost cause of a workflow failure: the message that says what really went wrong. */
+function failureText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.message) parts.push(e.message);
+  }
+  return parts.join(' ← ');
+}
+
+export async function concurrency(ctx: BenchContext, opts: ConcurrencyOptions = {}): Promise<BenchOutput> {
+  const n = opts.n ?? (ctx.quick ? 50 : 1000);
+  // 0.2: the 30 s boot takes 6 s and a whole deploy (two create+boot levels) about 20 s of real time.
+  const timeScale = opts.timeScale ?? (ctx.quick ? 0.05 : 0.2);
+  const startConcurrency = opts.startConcurrency ?? 100;
+  const sim = await benchSimulator({ timeScale, delays: { jitter: 0 } });
+  const client = await benchClient(ctx);
+  const keyId = sim.apiKeyId(BENCH_API_KEY);
+  const taskQueue = uniqueName('bench-concurrency');
+  const worker = await spawnWorkerProcess({
+    temporal: ctx.temporal,
+    taskQueue,
+    codecKeyText: ctx.codecKeyText,
+    phalaUrl: sim.url,
+    apiKey: BENCH_API_KEY,
+    tuning: opts.tuning,
+    hub: opts.hub,
+  });
+  try {
+    // The reference: one deploy alone on the same worker and simulator.
+    const single = await runDeploy(client, ctx, taskQueue, deploymentSpec(uniqueName('solo'), REPLICAS));
+    const singleMs = single.endedAt - single.startedAt;
+    ctx.log(`  concurrency: one deploy alone took ${Math.round(singleMs)} ms; launching ${n}`);
+    const seqBefore = sim.requests().at(-1)?.seq ?? 0;
+
+    const streams = sampleMax(10, () => sim.sseStreams()[keyId] ?? 0);
+    const rss = sampleMax(500, async () => (await worker.stats()).rssMiB);
+    const started = preciseNow();
+    const names = Array.from({ length: n }, (_, i) => uniqueName(`fleet${i}`));
+    const launched = await mapPool(names, startConcurrency, async (name) => {
+      const t0 = preciseNow();
+      const handle: WorkflowHandle<typeof deployCvm> = await startDeploy(deploymentSpec(name, REPLICAS), {
+        client,
+        taskQueue,
+        codecKeys: ctx.codecKeys,
+        env: {},
+      });
+      return { name, t0, handle };
+    });
+    const launchMs = preciseNow() - started;
+    let done = 0;
+    const progress = setInterval(async () => {
+      const w = await worker.stats().catch(() => undefined);
+      const mem = w
+        ? `worker rss ${Math.round(w.rssMiB)} MiB heap ${Math.round(w.heapUsedMiB)} ext ${Math.round(w.externalMiB)}`
+        : '';
+      ctx.log(`  concurrency: ${done}/${n} done, ${JSON.stringify(sim.statusCounts())} ${mem}`);
+    }, 10_000);
+    const outcomes = await Promise.all(
+      launched.map(async ({ name, t0, handle }) => {
+        try {
+          const result = await handle.result();
+          return { name, ms: preciseNow() - t0, result };
+        } catch (err) {
+          return { name, ms: preciseNow() - t0, error: failureText(err) };
+        } finally {
+          done++;
+        }
+      }),
+    );
+    clearInterval(progress);
+    const wallMs = preciseNow() - started;
+    await streams.stop();
+    await rss.stop();
+    const final = await worker.stop();
+    // Requests still in flight when the last result arrived are logged a moment later.
+    await sleep(50);
+
+    const failed = outcomes.flatMap((o) => ('error' in o && o.error !== undefined ? [o.error] : []));
+    const completed = outcomes.filter((o) => 'result' in o && o.result !== undefined);
+    if (failed.length) {
+      const reasons = new Map<string, number>();
+      for (const f of failed) {
+        const key = f.replace(/[0-9a-f]{8,}(-[0-9a-f]{4,})*/g, '…').slice(0, 300);
+        reasons.set(key, (reasons.get(key) ?? 0) + 1);
+      }
+      for (const [k, v] of reasons) ctx.log(`  concurrency: ${v} × ${k}`);
+    }
+    invariant(failed.length === 0, `${failed.length} of ${n} deploys failed, e.g. ${failed[0] ?? ''}`);
+    const live = sim.cvms();
+    const byApp = new Map<string, number>();
+    for (const c of live) byApp.set(c.name, (byApp.get(c.name) ?? 0) + 1);
+    invariant(
+      live.length === (n + 1) * REPLICAS,
+      `expected ${(n + 1) * REPLICAS} CVMs, the simulator has ${live.length}`,
+    );
+    invariant(
+      live.every((c) => c.status === 'running'),
+      `every CVM running (${JSON.stringify(sim.statusCounts())})`,
+    );
+    invariant(
+      names.every((name) => byApp.get(name) === REPLICAS),
+      `every app has exactly ${REPLICAS} CVMs (no duplicate from a retry)`,
+    );
+    for (const o of completed) {
+      const r = 'result' in o ? o.result : undefined;
+      invariant(
+        r?.cvms.length === REPLICAS && r.mode === 'create',
+        `deploy ${o.name} reports ${REPLICAS} created CVMs`,
+      );
+    }
+    const requests = sim.requests({ sinceSeq: seqBefore });
+    const refused = requests.filter((r) => r.route === '/cvms/:id/state' && r.status === 429).length;
+    invariant(refused === 0, `the worker never ran into the API's SSE cap (got ${refused} × 429)`);
+    invariant(streams.max() <= 5, `at most 5 SSE streams per API key (saw ${streams.max()})`);
+
+    const times = summary(outcomes.map((o) => o.ms));
+    const byRoute: Record<string, number> = {};
+    for (const r of requests) {
+      const k = `${r.method} ${r.route ?? r.path}`;
+      byRoute[k] = (byRoute[k] ?? 0) + 1;
+    }
+    const peakRss = Math.max(final.peakRssMiB, rss.max());
+    return {
+      name: 'concurrency',
+      what:
+        `${n} deployments of 1 CVM + 2 replicas started at once against one cvmflow worker process (production ` +
+        'defaults); completion time = client start request → result; the reference is one deploy alone on the same ' +
+        'stack just before.',
+      settings: {
+        n,
+        timeScale,
+        delays: 'default (create 20 s, boot 30 s simulated), jitter 0',
+        startConcurrency,
+        hub: 'production defaults (4 streams, 1 s batched poll)',
+        worker: 'separate process, createWorker defaults',
+      },
+      figures: {
+        completed: completed.length,
+        n,
+        max_sse_streams_per_key: streams.max(),
+        worker_peak_rss_mib: round(peakRss, 0),
+        p99_completion_ratio: round(times.p99 / singleMs, 2),
+        api_calls_total: requests.length,
+        single_deploy_ms: round(singleMs, 0),
+        p50_completion_ms: round(times.p50, 0),
+        p99_completion_ms: round(times.p99, 0),
+        max_completion_ms: round(times.max, 0),
+        launch_ms: round(launchMs, 0),
+        wall_ms: round(wallMs, 0),
+        api_calls_per_deploy: round(requests.length / n, 1),
+        status_batch_calls: byRoute['POST /status/batch'] ?? 0,
+        sse_streams_opened: final.hub.streamsOpened,
+      },
+      goals: [
+        { figure: 'completed', op: '==', target: n },
+        { figure: 'max_sse_streams_per_key', op: '<=', target: 5 },
+        { figure: 'worker_peak_rss_mib', op: '<=', target: 1024 },
+        { figure: 'p99_completion_ratio', op: '<=', target: 1.5 },
+      ],
+      notes: [
+        `API calls by route: ${Object.entries(byRoute)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}.`,
+        `Peak RSS is the worker process's VmHWM (kernel high-water mark), sampled RSS max ${round(rss.max(), 0)} MiB.`,
+      ],
+    };
+  } finally {
+    await worker.stop().catch(() => undefined);
+    await client.connection.close();
+    await sim.close();
+  }
+}
