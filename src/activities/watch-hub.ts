@@ -36,6 +36,8 @@ export interface WatchHubOptions {
   streamBackoffMs?: number;
   /** Consecutive polls in which a CVM is missing before it counts as gone. */
   missingPollsToFail?: number;
+  /** Told the number of open streams whenever it changes (the worker's SSE gauge). */
+  onStreamCount?: (open: number) => void;
 }
 
 export class WatchFailure extends Error {
@@ -78,7 +80,8 @@ const isStopped = (s: string) => s === 'stopped' || s === 'shutoff' || s === 'sh
 
 export class WatchHub {
   private readonly watched = new Map<string, Watched>();
-  private readonly opts: Required<WatchHubOptions>;
+  private readonly opts: Required<Omit<WatchHubOptions, 'onStreamCount'>>;
+  private readonly onStreamCount: (open: number) => void;
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
   private readonly closing = new AbortController();
@@ -89,6 +92,7 @@ export class WatchHub {
     private readonly source: WatchSource,
     opts: WatchHubOptions = {},
   ) {
+    this.onStreamCount = opts.onStreamCount ?? (() => {});
     this.opts = {
       maxStreams: opts.maxStreams ?? 4,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
@@ -210,7 +214,7 @@ export class WatchHub {
   private openStream(cvmId: string, entry: Watched): void {
     const ctrl = new AbortController();
     entry.stream = ctrl;
-    this.openStreamCount++;
+    this.onStreamCount(++this.openStreamCount);
     this.stats.streamsOpened++;
     const first = [...entry.waiters][0];
     const target = first?.target ?? 'running';
@@ -227,7 +231,7 @@ export class WatchHub {
       } catch {
         // A failed stream (429 over the cap, a drop, a network error) is covered by polling until it is retried.
       } finally {
-        this.openStreamCount--;
+        this.onStreamCount(--this.openStreamCount);
         if (entry.stream === ctrl) entry.stream = undefined;
         if (!clean) entry.streamBlockedUntil = Date.now() + this.opts.streamBackoffMs;
         // The stream ended on its own: the state may have changed right at the end, so look now.

@@ -47,6 +47,15 @@ export interface PhalaClientOptions<V extends ApiVersion = typeof DEFAULT_API_VE
   /** How long an idle keep-alive connection is kept. Default 30 s. */
   keepAliveTimeoutMs?: number;
   userAgent?: string;
+  /** Called after every request with its endpoint template and outcome (metrics); never with headers or bodies. */
+  onResponse?: (call: ApiCallRecord) => void;
+}
+
+/** One finished API call: `endpoint` is the path template (`GET /cvms/{cvmId}`), `status` the HTTP status. */
+export interface ApiCallRecord {
+  endpoint: string;
+  status: number | 'network-error';
+  durationMs: number;
 }
 
 export interface CallOptions {
@@ -143,6 +152,7 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
   private readonly basePath: string;
   private readonly userAgent: string;
   private readonly pool: Pool;
+  private readonly onResponse?: (call: ApiCallRecord) => void;
   // Typed per version through CvmDetail<V> & co.: TypeScript cannot follow a generic index into this map.
   private readonly schemas: (typeof SCHEMAS_BY_VERSION)[ApiVersion];
 
@@ -165,6 +175,7 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     this.baseURL = `${url.origin}${url.pathname}`.replace(/\/+$/, '');
     this.basePath = url.pathname;
     this.userAgent = options.userAgent ?? 'cvmflow';
+    this.onResponse = options.onResponse;
     this.pool = new Pool(url.origin, {
       connect: { timeout: options.connectTimeoutMs ?? 10_000 },
       headersTimeout: options.headersTimeoutMs ?? 30_000,
@@ -288,9 +299,14 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     options: Dispatcher.RequestOptions,
   ): Promise<Dispatcher.ResponseData> {
     if (signal?.aborted) throw signal.reason;
+    const started = performance.now();
     try {
-      return await this.pool.request({ ...options, signal });
+      const res = await this.pool.request({ ...options, signal });
+      this.onResponse?.({ endpoint, status: res.statusCode, durationMs: performance.now() - started });
+      return res;
     } catch (err) {
+      if (!signal?.aborted)
+        this.onResponse?.({ endpoint, status: 'network-error', durationMs: performance.now() - started });
       throw this.transportError(endpoint, err, signal);
     }
   }

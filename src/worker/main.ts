@@ -1,6 +1,10 @@
 // `cvmflow worker`: the long-running process that executes cvmflow's workflows and activities.
+
+import { Runtime } from '@temporalio/worker';
 import { createChainClient, loadChainConfig } from '../chain';
-import { installMetricsRuntime } from '../metrics/runtime';
+import { installWorkerRuntime } from '../metrics/runtime';
+import { createWorkerMetrics } from '../metrics/worker-metrics';
+import { notifierConfigFromEnv, WebhookNotifier } from '../notify/notifier';
 import { PhalaClient } from '../phala/client';
 import { loadTemporalConfig } from '../temporal/config';
 import { connectWorkerConnection } from '../temporal/connection';
@@ -17,9 +21,15 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config = loadTemporalConfig(env);
-  const metrics = installMetricsRuntime(env);
-  if (metrics) log(`cvmflow worker: Prometheus metrics at ${metrics.url}`);
-  const phala = PhalaClient.fromEnv(env);
+  const notifyConfig = notifierConfigFromEnv(env);
+  const metricsEndpoint = installWorkerRuntime(env);
+  if (metricsEndpoint) log(`cvmflow worker: Prometheus metrics at ${metricsEndpoint.url}`);
+  const metrics = createWorkerMetrics(Runtime.instance().metricMeter);
+  const notifier = notifyConfig
+    ? new WebhookNotifier(notifyConfig, (outcome, event) => metrics.notification(outcome, event.type))
+    : undefined;
+  if (notifier) log(`cvmflow worker: notifications to ${new URL(notifyConfig!.url).origin}`);
+  const phala = PhalaClient.fromEnv(env, { onResponse: (call) => metrics.apiCall(call) });
   const pollMs = env.CVMFLOW_WATCH_POLL_MS ? Number(env.CVMFLOW_WATCH_POLL_MS) : undefined;
   // The chain is optional: without ETH_RPC_URL the worker serves phala-KMS deploys and says so.
   const chain = env.ETH_RPC_URL ? createChainClient(loadChainConfig(env)) : undefined;
@@ -27,7 +37,10 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     phala,
     chain,
     codecKeys: config.codecKeys,
-    hub: { pollIntervalMs: pollMs && Number.isFinite(pollMs) && pollMs > 0 ? pollMs : undefined },
+    hub: {
+      pollIntervalMs: pollMs && Number.isFinite(pollMs) && pollMs > 0 ? pollMs : undefined,
+      onStreamCount: (open) => metrics.openStreams(open),
+    },
   });
   const connection = await connectWorkerConnection(config);
   try {
@@ -36,6 +49,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       config,
       activities,
       shutdownGraceTime: env.CVMFLOW_SHUTDOWN_GRACE ?? '30s',
+      ...(notifier ? { onWorkflowEvent: (workflow, event) => notifier.publish(workflow, event) } : {}),
     });
     log(
       `cvmflow worker: polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}); payload encryption ${config.codecKeys ? `on (key ${config.codecKeys[0]!.id})` : 'OFF'}; on-chain KMS ${chain ? 'enabled' : 'disabled (no ETH_RPC_URL)'}`,
@@ -44,6 +58,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     log('cvmflow worker: stopped');
   } finally {
     close();
+    await notifier?.close();
     await connection.close();
   }
 }

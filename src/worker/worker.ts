@@ -1,11 +1,21 @@
 // Worker bootstrap: one place that turns a config + activities into a running Temporal worker with the project's
 // data converter, bundling the workflow code once per process.
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  type InjectedSinks,
+  type NativeConnection,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
+import type { WorkflowRef } from '../notify/notifier';
 import type { TemporalConfig } from '../temporal/config';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
+import type { CvmflowEvent, CvmflowSinks } from '../workflows/observe-types';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Workflow interceptors bundled with every workflow: outcome reports (see ../workflows/observe). */
+export const WORKFLOW_INTERCEPTORS_PATH = fileURLToPath(new URL('../workflows/observe.ts', import.meta.url));
 
 type WorkflowBundle = { code: string };
 const bundles = new Map<string, Promise<WorkflowBundle>>();
@@ -16,6 +26,7 @@ export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<Workflo
   if (!bundle) {
     bundle = bundleWorkflowCode({
       workflowsPath,
+      workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH],
       failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
@@ -32,6 +43,8 @@ export interface CreateWorkerOptions {
   /** How long in-flight activities may run on after a shutdown signal before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   identity?: string;
+  /** Receives what workflows report (phases, outcomes, drift); default: dropped. Never called during replay. */
+  onWorkflowEvent?: (workflow: WorkflowRef, event: CvmflowEvent) => void;
   tuning?: Pick<
     WorkerOptions,
     | 'maxConcurrentActivityTaskExecutions'
@@ -53,8 +66,32 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     dataConverter,
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     ...(opts.identity ? { identity: opts.identity } : {}),
+    sinks: workflowEventSinks(opts.onWorkflowEvent ?? (() => {})),
     // Heartbeats carry the watch checkpoint; flush them often enough that a crash loses little.
     maxHeartbeatThrottleInterval: '5s',
     ...opts.tuning,
   });
+}
+
+/** The sink every workflow's reports go through (a sink must exist on every worker that runs the workflows). */
+function workflowEventSinks(handle: (workflow: WorkflowRef, event: CvmflowEvent) => void): InjectedSinks<CvmflowSinks> {
+  return {
+    cvmflow: {
+      event: {
+        fn(info, event) {
+          handle(
+            {
+              workflowId: info.workflowId,
+              runId: info.runId,
+              workflowType: info.workflowType,
+              namespace: info.namespace,
+              taskQueue: info.taskQueue,
+            },
+            event,
+          );
+        },
+        callDuringReplay: false,
+      },
+    },
+  };
 }

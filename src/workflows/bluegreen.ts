@@ -51,6 +51,7 @@ import {
 import { deployCvm } from './deploy';
 import { deployWorkflowId, SA_APP, SA_KIND, SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
+import { phaseReporter } from './observe';
 
 type DeployActivities = ReturnType<typeof createDeployActivities>;
 
@@ -154,10 +155,12 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
     });
     if (history.length > 200) history.splice(1, 1);
   };
+  const announce = phaseReporter();
   const enter = (next: BlueGreenPhase, detail?: string) => {
     phase = next;
     wake++;
     upsertSearchAttributes([{ key: SA_PHASE, value: next }]);
+    announce(next, detail);
     record('phase', detail ?? next);
   };
   const remember = (deployment: Deployment | undefined) => {

@@ -27,6 +27,7 @@ import {
   SA_PHASE,
 } from './deploy-types';
 import { describeError } from './errors';
+import { phaseReporter } from './observe';
 
 type Activities = ReturnType<typeof createDeployActivities>;
 type ChainActivities = ReturnType<typeof createChainActivities>;
@@ -46,6 +47,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const compensations = new Compensations();
 
   let phaseStartedAt = Date.now();
+  const announce = phaseReporter();
   const enter = (phase: DeployPhase) => {
     const now = Date.now();
     if (progress.phase !== 'start')
@@ -53,6 +55,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
     phaseStartedAt = now;
     progress.phase = phase;
     upsertSearchAttributes([{ key: SA_PHASE, value: phase }]);
+    announce(phase);
   };
   const watchRunning = (cvmId: string, expectComposeHash?: string) =>
     watch.watchCvm({

@@ -20,6 +20,7 @@ import type { PowerActivities } from '../activities/power-activities';
 import { formatInstant, nextChange, safeParseCalendar } from '../calendar';
 import { NON_RETRYABLE_TYPES } from './activity-options';
 import { SA_PHASE } from './deploy-types';
+import { phaseReporter, reportDrift } from './observe';
 import {
   addRecord,
   checkLeaseUntil,
@@ -136,7 +137,12 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   const record = (kind: RecordKind, reason: string, extra: Partial<PowerRecord> = {}) =>
     addRecord(st, { atMs: now(), kind, reason, ...extra }, tuning.maxRecords);
   const paused = () => st.overrides.find((o) => o.kind === 'pause');
-  const setPhase = () => upsertSearchAttributes([{ key: SA_PHASE, value: paused() ? 'paused' : 'active' }]);
+  const announce = phaseReporter();
+  const setPhase = () => {
+    const phase = paused() ? 'paused' : 'active';
+    upsertSearchAttributes([{ key: SA_PHASE, value: phase }]);
+    announce(phase);
+  };
   const instant = (atMs: number): InstantView => ({
     atMs,
     local: formatInstant(config.calendar.timezone, atMs),
@@ -245,7 +251,9 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         config.mode === 'enforce'
           ? `corrected after the grace period (${config.graceMs / 1000}s)`
           : 'left alone until the next transition';
-      record('drift', `${m.name} is ${m.status} while ${eff.state} is desired (${eff.cause}); ${handling}`, {
+      const driftText = `${m.name} is ${m.status} while ${eff.state} is desired (${eff.cause}); ${handling}`;
+      reportDrift(m.app, driftText);
+      record('drift', driftText, {
         cvmId: m.cvmId,
         app: m.app,
         from: m.status,

@@ -25,6 +25,7 @@ import { formatInstant, safeParseCalendar } from '../calendar';
 import { NON_RETRYABLE_TYPES } from './activity-options';
 import { SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
+import { phaseReporter } from './observe';
 import { realDelayMs, scheduleNow } from './power-decide';
 import {
   addRecord,
@@ -124,8 +125,10 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const budget = () => sizeOf(config.failureBudget, total(), 'down', 0);
 
   const record = (text: string) => addRecord(st, now(), text, tuning.maxRecords);
+  const announce = phaseReporter();
   const setPhase = (next: RolloutPhase, why?: string) => {
     if (next !== phase) upsertSearchAttributes([{ key: SA_PHASE, value: next }]);
+    announce(next, why);
     if (why && (why !== waiting || next !== phase)) record(`${next}: ${why}`);
     phase = next;
     waiting = why;
@@ -489,6 +492,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
 
   if (!input.carried) {
     upsertSearchAttributes([{ key: SA_PHASE, value: phase }]);
+    announce(phase);
     const scheduledBy = workflowInfo().typedSearchAttributes.get(SCHEDULED_BY);
     record(scheduledBy ? `started by schedule ${scheduledBy}` : 'started');
     await resolveTargets();

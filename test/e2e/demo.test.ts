@@ -25,10 +25,21 @@ describe('cvmflow demo', () => {
     expect(code, demo.stderr()).toBe(0);
     expect(Date.now() - started).toBeLessThan(120_000);
 
-    const { steps } = JSON.parse(demo.stdout()) as { steps: Row[] };
-    expect(steps.map((s) => s.title)).toEqual(
-      expect.arrayContaining(['deploy with replicas', 'update the compose', 'power schedule + override']),
-    );
+    // stdout must be exactly the JSON summary (a script pipes it to jq); show it whole when it is not.
+    let parsed: { steps: Row[] };
+    try {
+      parsed = JSON.parse(demo.stdout());
+    } catch (err) {
+      throw new Error(`demo --json printed more than JSON (${err}):\n${demo.stdout().slice(0, 2000)}`);
+    }
+    const { steps } = parsed;
+    expect(steps.map((s) => s.title)).toEqual([
+      'deploy with replicas',
+      'update the compose',
+      'blue-green traffic switch',
+      'rollout + failure budget',
+      'power schedule + override',
+    ]);
     for (const s of steps) {
       expect(s.ok, s.title).toBe(true);
       expect(s.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${s.workflowId}/`));
