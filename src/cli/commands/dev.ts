@@ -62,7 +62,7 @@ function describe(stack: DevStack, flags: DevFlags, startedMs: number): string[]
     '',
     'From another shell:',
     ...exportLines(stack.env).map((l) => `  ${l}`),
-    '  cvmflow deploy -f examples/deploy.yaml --wait',
+    '  cvmflow deploy -f examples/hello.yaml --wait',
     `(the same lines are in ${rel(join(stack.dataDir, DEV_ENV_FILE))}: source it)`,
     '',
     'Ctrl-C stops everything.',
@@ -145,7 +145,7 @@ and the chain start empty each time.
 
 Example:
   cvmflow dev                          # then, in another shell:
-  source .data/dev.env && cvmflow deploy -f examples/deploy.yaml --wait`,
+  source .data/dev.env && cvmflow deploy -f examples/hello.yaml --wait`,
     )
     .action(async (flags: DevFlags) => {
       await runDev(flags);
