@@ -3,6 +3,7 @@
 import { Runtime } from '@temporalio/worker';
 import { createChainClient, loadChainConfig } from '../chain';
 import { installWorkerRuntime } from '../metrics/runtime';
+import { createWorkerTracing } from '../metrics/tracing';
 import { createWorkerMetrics } from '../metrics/worker-metrics';
 import { notifierConfigFromEnv, WebhookNotifier } from '../notify/notifier';
 import { PhalaClient } from '../phala/client';
@@ -29,6 +30,8 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     ? new WebhookNotifier(notifyConfig, (outcome, event) => metrics.notification(outcome, event.type))
     : undefined;
   if (notifier) log(`cvmflow worker: notifications to ${new URL(notifyConfig!.url).origin}`);
+  const tracing = createWorkerTracing(env);
+  if (tracing) log(`cvmflow worker: OpenTelemetry traces to ${tracing.endpoint}`);
   const phala = PhalaClient.fromEnv(env, { onResponse: (call) => metrics.apiCall(call) });
   const pollMs = env.CVMFLOW_WATCH_POLL_MS ? Number(env.CVMFLOW_WATCH_POLL_MS) : undefined;
   // The chain is optional: without ETH_RPC_URL the worker serves phala-KMS deploys and says so.
@@ -49,6 +52,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       config,
       activities,
       shutdownGraceTime: env.CVMFLOW_SHUTDOWN_GRACE ?? '30s',
+      ...(tracing ? { tracing } : {}),
       ...(notifier ? { onWorkflowEvent: (workflow, event) => notifier.publish(workflow, event) } : {}),
     });
     log(
@@ -59,6 +63,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   } finally {
     close();
     await notifier?.close();
+    await tracing?.shutdown();
     await connection.close();
   }
 }

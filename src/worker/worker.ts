@@ -8,6 +8,7 @@ import {
   Worker,
   type WorkerOptions,
 } from '@temporalio/worker';
+import { OTEL_WORKFLOW_INTERCEPTORS, type WorkerTracing } from '../metrics/tracing';
 import type { WorkflowRef } from '../notify/notifier';
 import type { TemporalConfig } from '../temporal/config';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
@@ -20,17 +21,24 @@ export const WORKFLOW_INTERCEPTORS_PATH = fileURLToPath(new URL('../workflows/ob
 type WorkflowBundle = { code: string };
 const bundles = new Map<string, Promise<WorkflowBundle>>();
 
-/** Bundles (webpack + swc) the workflow code once per process and path; workers and tests share the result. */
-export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<WorkflowBundle> {
-  let bundle = bundles.get(workflowsPath);
+/**
+ * Bundles (webpack + swc) the workflow code once per process, path and set of extra interceptor modules (tracing);
+ * workers and tests share the result.
+ */
+export function bundleWorkflows(
+  workflowsPath = WORKFLOWS_PATH,
+  extraInterceptorModules: readonly string[] = [],
+): Promise<WorkflowBundle> {
+  const key = [workflowsPath, ...extraInterceptorModules].join('|');
+  let bundle = bundles.get(key);
   if (!bundle) {
     bundle = bundleWorkflowCode({
       workflowsPath,
-      workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH],
+      workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH, ...extraInterceptorModules],
       failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
-    bundles.set(workflowsPath, bundle);
+    bundles.set(key, bundle);
   }
   return bundle;
 }
@@ -45,6 +53,8 @@ export interface CreateWorkerOptions {
   identity?: string;
   /** Receives what workflows report (phases, outcomes, drift); default: dropped. Never called during replay. */
   onWorkflowEvent?: (workflow: WorkflowRef, event: CvmflowEvent) => void;
+  /** OpenTelemetry tracing (../metrics/tracing): its interceptors are bundled and its sink registered. */
+  tracing?: Pick<WorkerTracing, 'interceptors' | 'sinks'>;
   tuning?: Pick<
     WorkerOptions,
     | 'maxConcurrentActivityTaskExecutions'
@@ -61,12 +71,13 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     connection: opts.connection,
     namespace: opts.config.namespace,
     taskQueue: opts.config.taskQueue,
-    workflowBundle: await bundleWorkflows(opts.workflowsPath),
+    workflowBundle: await bundleWorkflows(opts.workflowsPath, opts.tracing ? [OTEL_WORKFLOW_INTERCEPTORS] : []),
     activities: opts.activities,
     dataConverter,
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     ...(opts.identity ? { identity: opts.identity } : {}),
-    sinks: workflowEventSinks(opts.onWorkflowEvent ?? (() => {})),
+    sinks: { ...workflowEventSinks(opts.onWorkflowEvent ?? (() => {})), ...opts.tracing?.sinks },
+    ...(opts.tracing ? { interceptors: opts.tracing.interceptors } : {}),
     // Heartbeats carry the watch checkpoint; flush them often enough that a crash loses little.
     maxHeartbeatThrottleInterval: '5s',
     ...opts.tuning,

@@ -14,6 +14,10 @@ import { spawnWorker, type WorkerProcess } from '../support/worker-process';
 
 const SECRET = 'notify-secret-0123456789abcdef';
 
+interface OtlpTraces {
+  resourceSpans: { scopeSpans: { spans: { name: string; traceId: string }[] }[] }[];
+}
+
 interface Received {
   headers: IncomingHttpHeaders;
   body: string;
@@ -26,6 +30,7 @@ describe('worker observability', () => {
   let metricsUrl: string;
   const received: Received[] = [];
   let failNext = 1;
+  const traces: string[] = [];
 
   beforeAll(async () => {
     stack = await startStack({ sim: { timeScale: 0.01 } });
@@ -33,6 +38,11 @@ describe('worker observability', () => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
+        if (req.url === '/v1/traces') {
+          traces.push(body);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          return;
+        }
         // The first delivery fails: the notifier must retry it.
         if (failNext-- > 0) {
           res.writeHead(503).end();
@@ -56,6 +66,7 @@ describe('worker observability', () => {
         CVMFLOW_LOG_FORMAT: 'json',
         CVMFLOW_NOTIFY_URL: hookUrl,
         CVMFLOW_NOTIFY_SECRET: SECRET,
+        OTEL_EXPORTER_OTLP_ENDPOINT: hookUrl.replace('/hook', ''),
       },
     });
   });
@@ -116,5 +127,17 @@ describe('worker observability', () => {
     expect(workflowLines.some((l) => l.runId && l.workflowType === 'deployCvm' && l.app === spec.name)).toBe(true);
     expect(worker.output()).not.toContain(TEST_API_KEY);
     expect(worker.output()).not.toContain(SECRET);
+
+    // Traces: OTLP/HTTP JSON with the workflow's span and its activities' spans in one trace.
+    while (!traces.join('').includes('RunWorkflow:deployCvm') && Date.now() < deadline + 10_000)
+      await new Promise((r) => setTimeout(r, 200));
+    const spans = traces.flatMap((t) =>
+      (JSON.parse(t) as OtlpTraces).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)),
+    );
+    const run = spans.find((sp) => sp.name === 'RunWorkflow:deployCvm');
+    expect(run, spans.map((sp) => sp.name).join(', ')).toBeDefined();
+    const activities = spans.filter((sp) => sp.name.startsWith('RunActivity:') && sp.traceId === run!.traceId);
+    expect(activities.length).toBeGreaterThan(0);
+    expect(traces.join('')).not.toContain(TEST_API_KEY);
   });
 });
