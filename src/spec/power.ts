@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { type Calendar, calendarSchema } from '../calendar';
 import { durationSchema, formatDuration } from './duration';
-import { API_VERSION, choice, describeValue, expected, strictObject, text } from './schema';
+import { API_VERSION, choice, describeValue, expected, resourceName, strictObject, text, uniqueList } from './schema';
 
 export interface PowerScheduleSpec {
   apiVersion: typeof API_VERSION;
@@ -27,35 +27,7 @@ const POWER_STATES = ['running', 'stopped'] as const;
 // `restart` is an event, not a state one could stay in; only a one-off window can ask for it.
 const WINDOW_STATES = [...POWER_STATES, 'restart'] as const;
 
-const NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-const NAME_RULE = '2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
-
-const name = z.string({ error: expected(`a schedule name: ${NAME_RULE}`) }).superRefine((value, ctx) => {
-  if (NAME.test(value)) return;
-  ctx.addIssue({
-    code: 'custom',
-    message: `${describeValue(value)} is not a valid schedule name (${NAME_RULE})`,
-    input: value,
-  });
-});
-
-function uniqueList(what: string, item: z.ZodType<string>) {
-  return z
-    .array(item, { error: expected(`a list of ${what}`) })
-    .superRefine((items, ctx) => {
-      items.forEach((entry, i) => {
-        const first = items.indexOf(entry);
-        if (first !== i)
-          ctx.addIssue({
-            code: 'custom',
-            path: [i],
-            message: `${entry} is listed twice (also at [${first}])`,
-            input: entry,
-          });
-      });
-    })
-    .default([]);
-}
+const name = resourceName('schedule');
 
 const targets = strictObject({
   apps: uniqueList('app names', text('an app name (the name its CVMs carry)')),

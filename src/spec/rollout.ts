@@ -8,7 +8,17 @@ import { type Calendar, calendarSchema } from '../calendar';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
 import { durationSchema } from './duration';
-import { API_VERSION, choice, describeValue, expected, type SpecContext, strictObject, text } from './schema';
+import {
+  API_VERSION,
+  choice,
+  describeValue,
+  expected,
+  resourceName,
+  type SpecContext,
+  strictObject,
+  text,
+  uniqueList,
+} from './schema';
 
 export type Size = { count: number } | { percent: number };
 export type Pause = { manual: true } | { ms: number };
@@ -39,36 +49,9 @@ export interface RolloutSpec {
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
 }
 
-const NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-const NAME_RULE = '2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
 const WINDOW_STATES = ['open', 'closed', 'frozen'] as const;
 
-const name = z.string({ error: expected(`a rollout name: ${NAME_RULE}`) }).superRefine((value, ctx) => {
-  if (!NAME.test(value))
-    ctx.addIssue({
-      code: 'custom',
-      message: `${describeValue(value)} is not a valid rollout name (${NAME_RULE})`,
-      input: value,
-    });
-});
-
-function uniqueList(what: string, item: z.ZodType<string>) {
-  return z
-    .array(item, { error: expected(`a list of ${what}`) })
-    .superRefine((items, ctx) => {
-      items.forEach((entry, i) => {
-        const first = items.indexOf(entry);
-        if (first !== i)
-          ctx.addIssue({
-            code: 'custom',
-            path: [i],
-            message: `${entry} is listed twice (also at [${first}])`,
-            input: entry,
-          });
-      });
-    })
-    .default([]);
-}
+const name = resourceName('rollout');
 
 const GLOB = /^[A-Za-z0-9*?-]+$/;
 const targets = strictObject({

@@ -104,3 +104,38 @@ export function exactlyOne<Key extends string>(
   ctx.addIssue({ code: 'custom', message: `give exactly one of ${prefix}${a} or ${prefix}${b}`, input: value });
   return undefined;
 }
+
+const RESOURCE_NAME = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+const RESOURCE_NAME_RULE =
+  '2 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen';
+
+/** The name of a schedule or rollout: part of workflow ids, so DNS-label style. `what` is e.g. "rollout". */
+export function resourceName(what: string) {
+  return z.string({ error: expected(`a ${what} name: ${RESOURCE_NAME_RULE}`) }).superRefine((value, ctx) => {
+    if (RESOURCE_NAME.test(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `${describeValue(value)} is not a valid ${what} name (${RESOURCE_NAME_RULE})`,
+      input: value,
+    });
+  });
+}
+
+/** A list whose entries must be distinct; a repeat is named with the index of its first occurrence. */
+export function uniqueList(what: string, item: z.ZodType<string>) {
+  return z
+    .array(item, { error: expected(`a list of ${what}`) })
+    .superRefine((items, ctx) => {
+      items.forEach((entry, i) => {
+        const first = items.indexOf(entry);
+        if (first !== i)
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `${entry} is listed twice (also at [${first}])`,
+            input: entry,
+          });
+      });
+    })
+    .default([]);
+}
