@@ -13,6 +13,7 @@ import {
 import type { LocalProxy } from '../../src/router/local-proxy';
 import { signatureProblem } from '../../src/router/signing';
 import type { RouteTable } from '../../src/router/types';
+import { recordHistory } from '../support/replay';
 import { startStack, type TestStack } from '../support/stack';
 import {
   ACTOR,
@@ -96,6 +97,7 @@ describe('blue-green promotion', () => {
     expect(result.history.some((h) => h.kind === 'retire')).toBe(true);
     await waitFor('blue deleted', async () => (liveCvms(stack, app).every((c) => c.name === green) ? true : undefined));
     expect((await hit(urls.active)).app).toBe(green);
+    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-promoted');
   });
 
   it('promotes automatically after autoPromoteAfter, and not before', async () => {

@@ -25,6 +25,7 @@ import { validateSpec } from '../../src/spec';
 import type { RolloutSpec } from '../../src/spec/rollout';
 import type { ScheduleClock } from '../../src/workflows/power-types';
 import type { RolloutTuning } from '../../src/workflows/rollout-types';
+import { recordHistory } from '../support/replay';
 import { startStack, type TestStack } from '../support/stack';
 import { TEST_CODEC_KEY_TEXT, TEST_CODEC_KEYS, temporalTarget, uniqueId } from '../support/temporal';
 
@@ -268,6 +269,7 @@ describe('rollouts across a fleet', () => {
     }
     const status = await statusOf(handle.workflowId);
     expect(status.phase).toBe('failed');
+    await recordHistory(handle, 'rollout-budget-exceeded');
     const byName = new Map(status.cvms.map((c) => [c.name, c]));
     expect(byName.get(`${prefix}-01`)?.state).toBe('reverted');
     expect(byName.get(`${prefix}-01`)?.reason).toMatch(/exited/);
