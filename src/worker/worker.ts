@@ -10,6 +10,7 @@ import {
 } from '@temporalio/worker';
 import { OTEL_WORKFLOW_INTERCEPTORS, type WorkerTracing } from '../metrics/tracing';
 import type { WorkflowRef } from '../notify/notifier';
+import type { CodecKey } from '../temporal/codec';
 import type { TemporalConfig } from '../temporal/config';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 import type { CvmflowEvent, CvmflowSinks } from '../workflows/observe-types';
@@ -82,6 +83,19 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     maxHeartbeatThrottleInterval: '5s',
     ...opts.tuning,
   });
+}
+
+/**
+ * What a replay of recorded histories needs to match a real worker: the same bundle, data converter and sinks
+ * (replay never calls the sinks, but the workflow code looks them up). Run it against production histories before
+ * rolling out new workflow code.
+ */
+export async function replayWorkerOptions(codecKeys: CodecKey[] | undefined) {
+  return {
+    workflowBundle: await bundleWorkflows(),
+    dataConverter: createDataConverter(codecKeys),
+    sinks: workflowEventSinks(() => {}),
+  };
 }
 
 /** The sink every workflow's reports go through (a sink must exist on every worker that runs the workflows). */

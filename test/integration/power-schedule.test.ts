@@ -21,8 +21,7 @@ import {
 } from '../../src/client/power';
 import { validateSpec } from '../../src/spec';
 import type { PowerScheduleSpec } from '../../src/spec/power';
-import { createDataConverter } from '../../src/temporal/data-converter';
-import { bundleWorkflows } from '../../src/worker/worker';
+import { replayWorkerOptions } from '../../src/worker/worker';
 import { deployWorkflowId } from '../../src/workflows/deploy-types';
 import {
   type ApplyResult,
@@ -170,7 +169,7 @@ async function expectEveryRunReplays(name: string, runs: number, recordAs: strin
     for await (const e of stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) found.push(e);
     return found.length >= runs && found;
   });
-  const options = { workflowBundle: await bundleWorkflows(), dataConverter: createDataConverter(TEST_CODEC_KEYS) };
+  const options = await replayWorkerOptions(TEST_CODEC_KEYS);
   for (const e of executions) {
     const handle = stack.client.workflow.getHandle(workflowId, e.runId);
     await expect(Worker.runReplayHistory(options, await handle.fetchHistory(), workflowId)).resolves.toBeUndefined();
