@@ -3,9 +3,11 @@
 // transaction hash in the activity's heartbeat, so a retry after a crash waits for that transaction instead of
 // sending a second one. The private key and the RPC URL stay in the worker's environment.
 import { ApplicationFailure, activityInfo, heartbeat } from '@temporalio/activity';
+import { encodeFunctionData } from 'viem';
+import { dstackAppAbi } from '../chain/abi';
 import type { ChainClient } from '../chain/client';
 import { ChainError } from '../chain/errors';
-import { idempotencySalt } from '../chain/ids';
+import { idempotencySalt, toAddress, toBytes32 } from '../chain/ids';
 
 export interface ChainActivityDeps {
   /** Undefined when the worker has no ETH_RPC_URL / PRIVATE_KEY: on-chain KMS deploys then fail with a clear error. */
@@ -32,6 +34,7 @@ function requireChain(chain: ChainClient | undefined): ChainClient {
 async function onChain<T>(
   context: string,
   fn: (write: { knownTxHash?: string; onSubmitted: (h: string) => void }) => Promise<T>,
+  hint?: Partial<Record<ChainError['code'], string>>,
 ): Promise<T> {
   const cp: TxCheckpoint = (activityInfo().heartbeatDetails as TxCheckpoint | undefined) ?? {};
   try {
@@ -47,7 +50,7 @@ async function onChain<T>(
       if (err.txHash) heartbeat({ txHash: err.txHash });
       throw ApplicationFailure.create({
         type: `Chain${err.code}`,
-        message: `${context}: ${err.message}`,
+        message: `${context}: ${err.message}${hint?.[err.code] ?? ''}`,
         nonRetryable: !err.retryable,
       });
     }
@@ -82,10 +85,51 @@ export function createChainActivities(deps: ChainActivityDeps) {
       composeHash: string;
     }): Promise<{ txHash?: string; alreadyDone: boolean }> {
       const chain = requireChain(deps.chain);
-      return onChain(`allow compose hash on app ${req.appId}`, async (write) => {
-        const res = await chain.addComposeHash({ appId: req.appId, composeHash: req.composeHash, ...write });
-        return res.alreadyDone ? { alreadyDone: true } : { alreadyDone: false, txHash: res.txHash };
+      return onChain(
+        `allow compose hash on app ${req.appId}`,
+        async (write) => {
+          const res = await chain.addComposeHash({ appId: req.appId, composeHash: req.composeHash, ...write });
+          return res.alreadyDone ? { alreadyDone: true } : { alreadyDone: false, txHash: res.txHash };
+        },
+        { NOT_OWNER: '; to have the owner approve it, set onchain: {approval: external} in the spec' },
+      );
+    },
+
+    /** The addComposeHash call the app's owner must send (`approval: external`), and whether it is still needed. */
+    async composeHashApprovalRequest(req: { appId: string; composeHash: string }): Promise<{
+      chainId: number;
+      contract: string;
+      calldata: string;
+      composeHash: string;
+      owner: string;
+      allowed: boolean;
+    }> {
+      const chain = requireChain(deps.chain);
+      return onChain(`prepare the approval of a compose hash on app ${req.appId}`, async () => {
+        const appId = toAddress(req.appId, 'appId');
+        const composeHash = toBytes32(req.composeHash, 'composeHash');
+        const [chainId, owner, allowed] = await Promise.all([
+          chain.getChainId(),
+          chain.getAppOwner({ appId }),
+          chain.isComposeHashAllowed({ appId, composeHash }),
+        ]);
+        const calldata = encodeFunctionData({ abi: dstackAppAbi, functionName: 'addComposeHash', args: [composeHash] });
+        return { chainId, contract: appId, calldata, composeHash, owner, allowed };
       });
+    },
+
+    /** Accepts a transaction someone else sent only if the chain shows it approved the hash; else says why not. */
+    async verifyComposeHashApproval(req: {
+      appId: string;
+      composeHash: string;
+      txHash: string;
+    }): Promise<{ txHash: string; blockNumber: number }> {
+      const chain = requireChain(deps.chain);
+      const check = await onChain(`verify approval transaction ${req.txHash}`, () => chain.verifyComposeHashTx(req));
+      if (!check.approved) {
+        throw ApplicationFailure.create({ type: 'ApprovalRejected', message: check.reason, nonRetryable: true });
+      }
+      return { txHash: req.txHash.toLowerCase(), blockNumber: check.blockNumber };
     },
 
     async addDeviceOnChain(req: {

@@ -328,6 +328,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       previousComposeHash: string;
       previousAppCompose: Record<string, unknown>;
       encryptPubkey: string;
+      /** On-chain KMS: the app's contract, whose allow-list must hold the new hash before the commit. */
+      onChain?: { appId: string };
     }> {
       return classified(`prepare compose update of ${req.cvmId}`, async () => {
         const signal = cancellationSignal();
@@ -354,11 +356,16 @@ export function createDeployActivities(deps: DeployActivityDeps) {
             endpoint: 'GET /cvms/{id}',
             retryable: true,
           });
+        const onChainKms = cvm.kms_type === 'ethereum' || cvm.kms_type === 'base';
+        const appAddress =
+          cvm.kms_info?.dstack_app_address ??
+          (provisioned.app_id ? `0x${provisioned.app_id.replace(/^0x/i, '')}` : undefined);
         return {
           composeHash: provisioned.compose_hash,
           previousComposeHash: cvm.compose_hash ?? '',
           previousAppCompose: current,
           encryptPubkey: pubkey,
+          ...(onChainKms && appAddress ? { onChain: { appId: appAddress } } : {}),
         };
       });
     },

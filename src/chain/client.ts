@@ -69,9 +69,16 @@ export interface AppRegistration {
   blockNumber: number;
 }
 
+/** What a transaction someone else sent did for an app's compose-hash allow-list (see verifyComposeHashTx). */
+export type ComposeHashTxCheck =
+  | { approved: true; blockNumber: number; from: Address }
+  | { approved: false; reason: string };
+
 export interface ChainClient {
   /** The signer's address; undefined for a read-only client. */
   readonly sender: Address | undefined;
+  /** The chain the node is on (checked against the configured one). */
+  getChainId(): Promise<number>;
   /** Deploys a fresh DstackKms (local chains and tests; not idempotent). */
   deployKms(): Promise<{ kmsAddress: Address; txHash: Hex; blockNumber: number }>;
   registerApp(params: RegisterAppParams): Promise<RegisterAppResult>;
@@ -85,6 +92,12 @@ export interface ChainClient {
   isDeviceAllowed(params: { appId: string; deviceId: string }): Promise<boolean>;
   allowsAnyDevice(params: { appId: string }): Promise<boolean>;
   getAppOwner(params: { appId: string }): Promise<Address>;
+  /**
+   * Whether `txHash` put `composeHash` on the app's allow-list: mined (with the configured confirmations),
+   * successful, and the app contract itself emitted ComposeHashAdded for that hash in it — whether the owner called
+   * the app directly or through a multisig whose transaction goes to the wallet contract. Reasons are for people.
+   */
+  verifyComposeHashTx(params: { appId: string; composeHash: string; txHash: string }): Promise<ComposeHashTxCheck>;
   /** The first `AppDeployedViaFactory` event matching the filters, from `fromBlock` (default 0) on. */
   findAppRegistration(params: {
     kmsAddress: string;
@@ -507,5 +520,68 @@ export function createChainClient(config: ChainConfig): ChainClient {
     },
 
     findAppRegistration,
+
+    async getChainId() {
+      return (await connected()).chainId;
+    },
+
+    async verifyComposeHashTx(params) {
+      const appId = toAddress(params.appId, 'appId');
+      const composeHash = toBytes32(params.composeHash, 'composeHash');
+      const hash = toBytes32(params.txHash, 'txHash');
+      const { chainId, publicClient } = await connected();
+      const what = `checking transaction ${hash}`;
+      try {
+        await publicClient.getTransaction({ hash });
+      } catch (err) {
+        if (err instanceof TransactionNotFoundError) {
+          return {
+            approved: false,
+            reason: `transaction ${hash} is unknown on chain ${chainId}; check the hash and the network it was sent on`,
+          };
+        }
+        throw toChainError(err, what);
+      }
+      let receipt: TransactionReceipt;
+      try {
+        receipt = await confirm(publicClient, hash);
+      } catch (err) {
+        throw toChainError(err, what, hash);
+      }
+      const block = Number(receipt.blockNumber);
+      if (receipt.status !== 'success') {
+        return { approved: false, reason: `transaction ${hash} reverted in block ${block}; it approved nothing` };
+      }
+      const added = parseEventLogs({ abi: dstackAppAbi, eventName: 'ComposeHashAdded', logs: receipt.logs }).filter(
+        (log) => isAddressEqual(log.address, appId),
+      );
+      if (!added.some((log) => log.args.composeHash.toLowerCase() === composeHash)) {
+        const other = added.map((log) => log.args.composeHash);
+        const target =
+          receipt.to && !isAddressEqual(receipt.to, appId) ? ` (it was sent to ${getAddress(receipt.to)})` : '';
+        return {
+          approved: false,
+          reason: other.length
+            ? `transaction ${hash} added compose hash ${other.join(', ')} to app ${appId}, not ${composeHash}`
+            : `transaction ${hash} did not add compose hash ${composeHash} to app ${appId}${target}`,
+        };
+      }
+      // Removed again since: the hash is not allowed, whatever the transaction once did.
+      const allowed = await read(`allowedComposeHashes(${composeHash}) on app ${appId}`, (c) =>
+        c.readContract({
+          address: appId,
+          abi: dstackAppAbi,
+          functionName: 'allowedComposeHashes',
+          args: [composeHash],
+        }),
+      );
+      if (!allowed) {
+        return {
+          approved: false,
+          reason: `transaction ${hash} added compose hash ${composeHash}, but it has been removed from app ${appId} since`,
+        };
+      }
+      return { approved: true, blockNumber: block, from: getAddress(receipt.from) };
+    },
   };
 }

@@ -4,6 +4,7 @@ export { type Anvil, type AnvilOptions, type DevAccount, startAnvil } from './an
 export {
   type AppRegistration,
   type ChainClient,
+  type ComposeHashTxCheck,
   createChainClient,
   type RegisterAppParams,
   type RegisterAppResult,

@@ -4,19 +4,25 @@ import {
   WorkflowExecutionAlreadyStartedError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { sealEnv } from '../secrets/sealed-env';
 import { allowedEnvs, type DeploymentSpec, placementNodes, resolveEnv } from '../spec';
 import type { CodecKey } from '../temporal/codec';
 import type { deployCvm } from '../workflows/deploy';
 import {
+  type ApprovalAccepted,
+  approvalQuery,
   type DeployInput,
   type DeployProgress,
   deployProgressQuery,
   deployWorkflowId,
+  type PendingApproval,
   SA_APP,
   SA_KIND,
   SA_PHASE,
+  submitApprovalTxUpdate,
 } from '../workflows/deploy-types';
 
 export type DeployHandle = WorkflowHandle<typeof deployCvm>;
@@ -62,6 +68,9 @@ export function toDeployInput(
     retry: spec.retry,
     watch: spec.watch,
     onFailure: spec.onFailure,
+    ...(spec.onchain?.approval === 'external'
+      ? { approval: { mode: 'external' as const, deadlineMs: spec.onchain.deadlineMs } }
+      : {}),
     ...tuning,
   };
 }
@@ -115,6 +124,33 @@ export function deployHandle(client: Client, app: string): DeployHandle {
 
 export function getDeployProgress(client: Client, app: string): Promise<DeployProgress> {
   return deployHandle(client, app).query(deployProgressQuery);
+}
+
+/** The on-chain transaction the app's running deployment waits for (`approval: external`), or null. */
+export function getPendingApproval(client: Client, app: string): Promise<PendingApproval | null> {
+  return deployHandle(client, app).query(approvalQuery);
+}
+
+/** A transaction hash the deployment refused (malformed, not approving the hash, nothing pending); it keeps waiting. */
+export class ApprovalRejectedError extends Error {
+  readonly code = 'APPROVAL_REJECTED';
+}
+
+/**
+ * Hands the hash of the owner's addComposeHash transaction to the waiting deployment. Resolves once the chain shows
+ * the hash approved; throws ApprovalRejectedError with the reason otherwise (the deployment keeps waiting).
+ */
+export async function submitApprovalTx(client: Client, app: string, txHash: string): Promise<ApprovalAccepted> {
+  try {
+    return await deployHandle(client, app).executeUpdate(submitApprovalTxUpdate, { args: [{ txHash }] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new ApprovalRejectedError((err.cause as Error | undefined)?.message ?? err.message);
+    // Updates reach running deployments only.
+    if (err instanceof WorkflowNotFoundError)
+      throw new ApprovalRejectedError(`no deployment of ${app} is running; see \`cvmflow deploy status ${app}\``);
+    throw err;
+  }
 }
 
 /** Requests cancellation; the workflow then deletes what it created and ends as cancelled. */

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type ComposeSpec, composeSchema } from './compose';
-import { durationSchema, formatDuration } from './duration';
+import { durationSchema, formatDuration, parseDuration } from './duration';
 import {
   API_VERSION,
   choice,
@@ -28,6 +28,13 @@ export type Placement = 'auto' | { nodeId: number } | { nodes: number[] };
 /** Where an env value comes from at deploy time; the spec itself never holds a value. */
 export type EnvSource = { fromEnv: string } | { fromFile: string };
 
+/**
+ * Who approves an on-chain app's new compose hash: `worker` sends `addComposeHash` with the worker's key (it must own
+ * the app); `external` publishes the call for the app's owner (a multisig, a hardware wallet) to send and waits up to
+ * `deadlineMs` for its transaction hash.
+ */
+export type OnChainPolicy = { approval: 'worker' } | { approval: 'external'; deadlineMs: number };
+
 /** A named Phala instance type, or an explicit size; `diskGb` fits either. */
 export type Resources = { instanceType: string; diskGb?: number } | { vcpu: number; memoryMb: number; diskGb?: number };
 
@@ -43,6 +50,8 @@ export interface DeploymentSpec {
   /** OS image name (e.g. `dstack-0.5.7`); absent lets Phala Cloud pick its default. */
   image?: string;
   kms: Kms;
+  /** Only for kms ethereum / base; absent means `{approval: worker}`. */
+  onchain?: OnChainPolicy;
   placement: Placement;
   /** Total CVMs of the app, the first included. */
   replicas: number;
@@ -242,6 +251,28 @@ const watch = strictObject({
   .transform((w) => ({ intervalS: w.interval, timeoutS: w.timeout }))
   .prefault({});
 
+export const DEFAULT_APPROVAL_DEADLINE = '48h';
+
+// An external approval waits for people (multisig signers), so the deadline runs from minutes to weeks.
+const onchain = strictObject({
+  approval: choice(['worker', 'external']).default('worker'),
+  deadline: durationSchema({ min: '10s', max: '30d' }).optional(),
+}).transform(({ approval, deadline }, ctx): OnChainPolicy => {
+  if (approval === 'external') return { approval, deadlineMs: deadline ?? parseDuration(DEFAULT_APPROVAL_DEADLINE)! };
+  if (deadline !== undefined) {
+    const message = 'only with onchain.approval: external (the worker approves at once otherwise)';
+    ctx.addIssue({ code: 'custom', path: ['deadline'], message, input: deadline });
+    return z.NEVER;
+  }
+  return { approval };
+});
+
+function checkOnchainFitsKms(spec: { kms: Kms; onchain?: OnChainPolicy }, ctx: z.core.$RefinementCtx) {
+  if (spec.onchain === undefined || spec.kms !== 'phala') return;
+  const message = 'only for kms ethereum or base (apps of the phala KMS have no on-chain approval)';
+  ctx.addIssue({ code: 'custom', path: ['onchain'], message, input: spec.onchain });
+}
+
 /**
  * Replicas versus placement.nodes: CVM i goes to nodes[i % nodes.length], so replicas may exceed the node count
  * (two or more per node, spread evenly) but not fall short of it — a listed node that would get no CVM is almost
@@ -266,6 +297,7 @@ function buildDeploymentSchema(ctx: SpecContext) {
     resources,
     image: text('an OS image name such as dstack-0.5.7').optional(),
     kms: choice(KMS_KINDS, { ignoreCase: true }).default('phala'),
+    onchain: onchain.optional(),
     placement,
     replicas: int(1, MAX_REPLICAS).optional(),
     env: envSchema(ctx),
@@ -282,6 +314,12 @@ function buildDeploymentSchema(ctx: SpecContext) {
       when: (payload) =>
         payload.issues.every(
           (issue) => issue.path?.[0] !== undefined && !['replicas', 'placement'].includes(String(issue.path[0])),
+        ),
+    })
+    .superRefine(checkOnchainFitsKms, {
+      when: (payload) =>
+        payload.issues.every(
+          (issue) => issue.path?.[0] !== undefined && !['kms', 'onchain'].includes(String(issue.path[0])),
         ),
     })
     .transform(({ replicas, ...spec }) => ({

@@ -9,6 +9,7 @@ export {
   type EnvSource,
   type Kms,
   MAX_REPLICAS,
+  type OnChainPolicy,
   type Placement,
   placementNodes,
   type Resources,

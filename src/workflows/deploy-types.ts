@@ -1,6 +1,6 @@
 // Types and message definitions shared by the deploy workflow and its clients (no activity code, no I/O).
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export type KmsKind = 'phala' | 'ethereum' | 'base';
 export type DeployPhase =
@@ -8,6 +8,7 @@ export type DeployPhase =
   | 'inspect'
   | 'provision'
   | 'register'
+  | 'approve'
   | 'encrypt'
   | 'commit'
   | 'running'
@@ -51,6 +52,11 @@ export interface DeployInput {
   /** SSE watch parameters with the API's ranges: interval 5–30 s, timeout 10–600 s. */
   watch: { intervalS: number; timeoutS: number };
   onFailure: 'rollback' | 'keep';
+  /**
+   * On-chain apps only. Absent: the worker's key approves a new compose hash. `external`: the call is published
+   * (approvalQuery) for the app's owner to send, and the deploy waits up to `deadlineMs` for its transaction hash.
+   */
+  approval?: { mode: 'external'; deadlineMs: number };
   /** How many replicas are created and watched at once. */
   maxParallel?: number;
   /** Activity heartbeat timeout: how fast a dead worker's watch is noticed and resumed elsewhere. */
@@ -91,6 +97,39 @@ export interface DeployProgress {
 }
 
 export const deployProgressQuery = defineQuery<DeployProgress>('progress');
+
+/** The transaction the app's owner must send before the update may be committed (`approval: external`). */
+export interface PendingApproval {
+  app: string;
+  /** The app's DstackApp contract, which is also the transaction's target. */
+  appId: string;
+  chainId: number;
+  contract: string;
+  function: 'addComposeHash(bytes32)';
+  args: [string];
+  /** The transaction's data field, ready for a multisig or `cast send`. */
+  calldata: string;
+  composeHash: string;
+  /** The app's owner, who alone may send it. */
+  owner: string;
+  requestedAt: string;
+  deadline: string;
+  /** Transaction hashes submitted so far that did not approve the hash, with the reason. */
+  rejected: { txHash: string; reason: string }[];
+}
+
+export interface ApprovalAccepted {
+  txHash: string;
+  blockNumber: number;
+  composeHash: string;
+}
+
+/** What must be signed, or null when the deploy waits for no approval. */
+export const approvalQuery = defineQuery<PendingApproval | null>('approval');
+/** Hands over the hash of the transaction that approved the compose hash; verified on chain before it is accepted. */
+export const submitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [{ txHash: string }]>('submitApprovalTx');
+
+export const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 
 export const SA_APP = defineSearchAttributeKey('CvmflowApp', SearchAttributeType.KEYWORD);
 export const SA_KIND = defineSearchAttributeKey('CvmflowKind', SearchAttributeType.KEYWORD);

@@ -1,12 +1,15 @@
-// The deploy pipeline: inspect → (create: provision → encrypt env → commit → watch → replicate)
-//                               (update: prepare compose update → encrypt env → commit → watch, per instance)
+// The deploy pipeline: inspect → (create: provision → [register on chain] → encrypt env → commit → watch → replicate)
+//                               (update: prepare compose update → encrypt env → [approve the hash on chain] → commit
+//                                → watch, per instance)
 // Every step is an activity; whatever this run created or changed is undone in reverse order, in a
 // non-cancellable scope, when a later step fails or the user cancels.
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,13 +21,18 @@ import { apiOptions, chainOptions, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { Mutex, runBounded } from './concurrency';
 import {
+  type ApprovalAccepted,
+  approvalQuery,
   type DeployedCvm,
   type DeployInput,
   type DeployPhase,
   type DeployProgress,
   type DeployResult,
   deployProgressQuery,
+  type PendingApproval,
   SA_PHASE,
+  submitApprovalTxUpdate,
+  TX_HASH,
 } from './deploy-types';
 import { describeError } from './errors';
 import { phaseReporter } from './observe';
@@ -66,6 +74,101 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       timeoutS: input.watch.timeoutS,
       expectComposeHash,
     });
+  // External approval (`approval: external`): what the owner must send, and the transaction that did it.
+  let pendingApproval: PendingApproval | null = null;
+  let accepted: ApprovalAccepted | undefined;
+  let verifying: string | undefined;
+  setHandler(approvalQuery, () => pendingApproval);
+  setHandler(
+    submitApprovalTxUpdate,
+    async ({ txHash }): Promise<ApprovalAccepted> => {
+      const pending = pendingApproval!;
+      verifying = txHash;
+      try {
+        const ok = await chainOps.verifyComposeHashApproval({
+          appId: pending.appId,
+          composeHash: pending.composeHash,
+          txHash,
+        });
+        accepted = { txHash: ok.txHash, blockNumber: ok.blockNumber, composeHash: pending.composeHash };
+        return accepted;
+      } catch (err) {
+        const reason = describeError(err);
+        pending.rejected.push({ txHash, reason });
+        throw ApplicationFailure.create({ type: 'ApprovalRejected', nonRetryable: true, message: reason });
+      } finally {
+        verifying = undefined;
+      }
+    },
+    {
+      validator: (req) => {
+        const txHash: unknown = req?.txHash;
+        if (typeof txHash !== 'string' || !TX_HASH.test(txHash))
+          throw new Error(
+            `not a transaction hash: expected 0x followed by 64 hex digits, got ${JSON.stringify(String(txHash)).slice(0, 80)}`,
+          );
+        if (!pendingApproval || accepted)
+          throw new Error(`deploy of ${input.app} is not waiting for an on-chain approval (phase ${progress.phase})`);
+        if (verifying) throw new Error(`transaction ${verifying} is being verified; wait for its answer`);
+      },
+    },
+  );
+  const approvedHashes = new Set<string>();
+
+  /** The owner sends addComposeHash (a multisig, another key); the deploy waits for its hash, checks it, goes on. */
+  async function externalApproval(appId: string, composeHash: string, deadlineMs: number): Promise<void> {
+    const request = await chainOps.composeHashApprovalRequest({ appId, composeHash });
+    if (request.allowed) return;
+    const now = Date.now();
+    accepted = undefined;
+    pendingApproval = {
+      app: input.app,
+      appId: request.contract,
+      chainId: request.chainId,
+      contract: request.contract,
+      function: 'addComposeHash(bytes32)',
+      args: [request.composeHash],
+      calldata: request.calldata,
+      composeHash: request.composeHash,
+      owner: request.owner,
+      requestedAt: new Date(now).toISOString(),
+      deadline: new Date(now + deadlineMs).toISOString(),
+      rejected: [],
+    };
+    log.info('waiting for an on-chain approval', { app: input.app, appId, composeHash, owner: request.owner });
+    try {
+      const inTime = await condition(() => accepted !== undefined, deadlineMs);
+      // A hash handed over before the deadline is still being checked: its answer decides.
+      if (!inTime) await condition(() => verifying === undefined);
+      // Set by the update handler while this function waited (TypeScript cannot see that).
+      const approved = accepted as ApprovalAccepted | undefined;
+      if (approved) {
+        log.info('on-chain approval accepted', { app: input.app, txHash: approved.txHash });
+        return;
+      }
+      const rejected = pendingApproval.rejected.length
+        ? ` (${pendingApproval.rejected.length} submitted transaction(s) rejected, last: ${pendingApproval.rejected.at(-1)!.reason})`
+        : '';
+      throw ApplicationFailure.create({
+        type: 'ApprovalDeadline',
+        nonRetryable: true,
+        message: `no transaction approving compose hash ${request.composeHash} on app ${request.contract} arrived by the deadline ${pendingApproval.deadline}${rejected}`,
+      });
+    } finally {
+      pendingApproval = null;
+    }
+  }
+
+  /** The new compose hash must be on the app's on-chain allow-list before the KMS lets a CVM boot it. */
+  async function approveComposeHash(appId: string, composeHash: string): Promise<void> {
+    if (approvedHashes.has(composeHash)) return;
+    enter('approve');
+    if (input.approval?.mode === 'external') await externalApproval(appId, composeHash, input.approval.deadlineMs);
+    else await chainOps.addComposeHashOnChain({ appId, composeHash });
+    approvedHashes.add(composeHash);
+    enter('update');
+  }
+
   const record = (cvm: DeployedCvm) => {
     const i = progress.cvms.findIndex((c) => c.cvmId === cvm.cvmId);
     if (i >= 0) progress.cvms[i] = cvm;
@@ -178,6 +281,13 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       const env = input.sealedEnv
         ? await provision.encryptEnv({ sealedEnv: input.sealedEnv, publicKey: prepared.encryptPubkey })
         : undefined;
+      // Histories recorded before on-chain updates were approved here go on as they ran.
+      if (
+        prepared.onChain &&
+        prepared.composeHash !== prepared.previousComposeHash &&
+        patched('onchain-compose-approval')
+      )
+        await approveComposeHash(prepared.onChain.appId, prepared.composeHash);
       compensations.add(`restore compose ${prepared.previousComposeHash.slice(0, 12)} on ${cvm.cvmId}`, async () => {
         const restored = await rollback.restoreCompose({
           cvmId: cvm.cvmId,

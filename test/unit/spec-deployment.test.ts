@@ -152,6 +152,18 @@ ifBusy: wait
     expect(validateSpec(specWith({ kms: 'Ethereum' }), options).kms).toBe('ethereum');
   });
 
+  it('reads the on-chain approval policy: the worker by default, external with a 48h deadline unless given', () => {
+    expect(validateSpec(specWith({ kms: 'base' }), options).onchain).toBeUndefined();
+    expect(validateSpec(specWith({ kms: 'base', onchain: {} }), options).onchain).toEqual({ approval: 'worker' });
+    expect(validateSpec(specWith({ kms: 'base', onchain: { approval: 'external' } }), options).onchain).toEqual({
+      approval: 'external',
+      deadlineMs: 48 * 3_600_000,
+    });
+    expect(
+      validateSpec(specWith({ kms: 'ethereum', onchain: { approval: 'external', deadline: '7d' } }), options).onchain,
+    ).toEqual({ approval: 'external', deadlineMs: 7 * 86_400_000 });
+  });
+
   it('keeps diskGb next to an instance type', () => {
     const spec = validateSpec(specWith({ resources: { instanceType: 'tdx.medium', diskGb: 40 } }), options);
     expect(spec.resources).toEqual({ instanceType: 'tdx.medium', diskGb: 40 });
@@ -266,6 +278,32 @@ describe('invalid deployment specs: one problem per field, naming the path and w
       'an unknown kms',
       { kms: 'solana' },
       { path: 'kms', message: 'expected one of phala, ethereum, base, got "solana"' },
+    ],
+    [
+      'an on-chain approval on the phala KMS',
+      { onchain: { approval: 'external' } },
+      { path: 'onchain', message: 'only for kms ethereum or base (apps of the phala KMS have no on-chain approval)' },
+    ],
+    [
+      'an unknown approval',
+      { kms: 'base', onchain: { approval: 'multisig' } },
+      { path: 'onchain.approval', message: 'expected one of worker, external, got "multisig"' },
+    ],
+    [
+      'an approval deadline without a unit',
+      { kms: 'base', onchain: { approval: 'external', deadline: 48 } },
+      {
+        path: 'onchain.deadline',
+        message: 'expected a duration from 10s to 30d (like 90s, 10m, 1h30m), got 48 (add a unit, e.g. 48s)',
+      },
+    ],
+    [
+      'a deadline for the worker’s own approval',
+      { kms: 'base', onchain: { deadline: '1h' } },
+      {
+        path: 'onchain.deadline',
+        message: 'only with onchain.approval: external (the worker approves at once otherwise)',
+      },
     ],
     [
       'an empty image',
@@ -408,7 +446,7 @@ describe('invalid deployment specs: one problem per field, naming the path and w
       {
         path: 'colour',
         message:
-          'unknown key; allowed here: apiVersion, kind, name, compose, resources, image, kms, placement, replicas, env, visibility, timeouts, retry, watch, onFailure, ifBusy',
+          'unknown key; allowed here: apiVersion, kind, name, compose, resources, image, kms, onchain, placement, replicas, env, visibility, timeouts, retry, watch, onFailure, ifBusy',
       },
     ]);
   });

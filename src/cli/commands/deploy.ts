@@ -1,10 +1,19 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
-import { cancelDeploy, DeployBusyError, deployHandle, getDeployProgress, startDeploy } from '../../client/deploy';
+import {
+  ApprovalRejectedError,
+  cancelDeploy,
+  DeployBusyError,
+  deployHandle,
+  getDeployProgress,
+  getPendingApproval,
+  startDeploy,
+  submitApprovalTx,
+} from '../../client/deploy';
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
-import type { DeployProgress } from '../../workflows/deploy-types';
-import { EXIT_FAILURE } from '../errors';
+import type { DeployProgress, PendingApproval } from '../../workflows/deploy-types';
+import { EXIT_FAILURE, UsageError } from '../errors';
 import { withClient } from '../temporal';
 
 interface DeployOpts {
@@ -15,6 +24,21 @@ interface DeployOpts {
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 const note = (text: string) => process.stderr.write(`${text}\n`);
+
+export function renderApproval(a: PendingApproval): string[] {
+  const lines = [
+    `${a.app} waits for the owner of app ${a.appId} to approve compose hash ${a.composeHash} (deadline ${a.deadline})`,
+    `  chain id:  ${a.chainId}`,
+    `  contract:  ${a.contract}`,
+    `  function:  ${a.function}`,
+    `  args:      ${a.args.join(', ')}`,
+    `  calldata:  ${a.calldata}`,
+    `  from:      ${a.owner} (the app's owner; a multisig proposes this call to the contract)`,
+  ];
+  for (const r of a.rejected) lines.push(`  rejected:  ${r.txHash}: ${r.reason}`);
+  lines.push(`Once it is mined: cvmflow deploy approve ${a.app} --tx <transaction hash>`);
+  return lines;
+}
 
 function renderProgress(p: DeployProgress): string {
   const cvms = p.cvms.map((c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}`).join(', ');
@@ -35,6 +59,7 @@ Examples:
   cvmflow deploy -f examples/deploy.yaml --wait
   cvmflow deploy status my-app
   cvmflow deploy cancel my-app      # deletes what the deployment created so far
+  cvmflow deploy approval my-app    # the transaction an on-chain app's owner must send (approval: external)
 
 One deployment per app runs at a time; a second one is refused (or queued with ifBusy: wait in the spec).
 If anything fails after a CVM was created, cvmflow deletes what this run created (onFailure: rollback).`,
@@ -115,8 +140,44 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         if (opts.json) print(JSON.stringify({ status: description.status.name, ...progress }, null, 2));
         else {
           print(`${renderProgress(progress)} [workflow ${description.status.name.toLowerCase()}]`);
+          if (progress.phase === 'approve')
+            print(`  approving the compose hash on chain; if the owner must sign: cvmflow deploy approval ${app}`);
           if (progress.lastError) print(`  last error: ${progress.lastError}`);
           if (progress.cleanedUp?.length) print(`  cleaned up: ${progress.cleanedUp.join('; ')}`);
+        }
+      });
+    });
+
+  deploy
+    .command('approval <app>')
+    .description('the on-chain transaction the deployment waits for (onchain.approval: external)')
+    .option('--json', 'print JSON (null when nothing is pending)')
+    .action(async (app: string, _opts: unknown, command: Command) => {
+      // `--json` is also an option of `deploy` itself, which commander hands to the parent.
+      const opts = command.optsWithGlobals<{ json?: boolean }>();
+      await withClient(async (client) => {
+        const pending = await getPendingApproval(client, app);
+        if (opts.json) print(JSON.stringify(pending, null, 2));
+        else if (!pending) print(`${app}: no on-chain approval is pending`);
+        else for (const line of renderApproval(pending)) print(line);
+      });
+    });
+
+  deploy
+    .command('approve <app>')
+    .description("hand the owner's approval transaction to the waiting deployment; it is checked on chain first")
+    .requiredOption('--tx <hash>', 'hash of the transaction that called addComposeHash')
+    .option('--json', 'print JSON')
+    .action(async (app: string, _opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ tx: string; json?: boolean }>();
+      await withClient(async (client) => {
+        try {
+          const ok = await submitApprovalTx(client, app, opts.tx);
+          if (opts.json) print(JSON.stringify(ok));
+          else print(`approved: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on`);
+        } catch (err) {
+          if (err instanceof ApprovalRejectedError) throw new UsageError(`rejected: ${err.message}`);
+          throw err;
         }
       });
     });

@@ -186,6 +186,8 @@ async function commit(r: ApiRequest): Promise<Reply> {
   const app = createApp(core, ws, { appId, name: rec.name, kmsType: rec.kmsType, kmsId: rec.kmsId });
   app.kmsType = rec.kmsType;
   if (rec.appId === null) {
+    // The KMS pubkey request made the record before the name was known (it took the app id): the first CVM names it.
+    if (app.name === appId) app.name = rec.name;
     app.contractAddress = `0x${appId}`;
     app.deployerAddress = body.deployer_address ?? null;
   }
