@@ -2,6 +2,10 @@
 // simulator whose CVMs boot in 30 s of simulated time (create 20 s + boot 30 s, scaled). Every deploy must finish,
 // the worker must stay within the API's SSE cap and its memory budget, and the slowest deploys must not take much
 // longer than one deploy alone.
+//
+// In the suite: `npm run bench -- --only concurrency [--n N]`. Alone: npx tsx bench/concurrency.ts [--quick] [--n N]
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startDeploy } from '../src/client/deploy';
 import type { deployCvm } from '../src/workflows/deploy';
@@ -18,6 +22,7 @@ import {
   runDeploy,
   uniqueName,
 } from './lib/stack';
+import { standalone } from './lib/standalone';
 import { round, summary } from './lib/stats';
 import type { WorkerProcessConfig } from './lib/worker-main';
 import { spawnWorkerProcess } from './lib/worker-process';
@@ -44,7 +49,7 @@ function failureText(err: unknown): string {
 }
 
 export async function concurrency(ctx: BenchContext, opts: ConcurrencyOptions = {}): Promise<BenchOutput> {
-  const n = opts.n ?? (ctx.quick ? 50 : 1000);
+  const n = opts.n ?? (ctx.quick ? 20 : 1000);
   // 0.2: the 30 s boot takes 6 s and a whole deploy (two create+boot levels) about 20 s of real time.
   const timeScale = opts.timeScale ?? (ctx.quick ? 0.05 : 0.2);
   const startConcurrency = opts.startConcurrency ?? 100;
@@ -206,4 +211,9 @@ export async function concurrency(ctx: BenchContext, opts: ConcurrencyOptions = 
     await client.connection.close();
     await sim.close();
   }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf('--n');
+  standalone((ctx) => concurrency(ctx, { n: i > 0 ? Number(process.argv[i + 1]) : undefined }));
 }

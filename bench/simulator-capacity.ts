@@ -1,21 +1,31 @@
-// Capacity benchmark of the Phala Cloud API simulator (not a test): 1 000 CVMs and 200 concurrent SSE watchers
+// simulator: capacity of the Phala Cloud API simulator (not a test): 1 000 CVMs and 200 concurrent SSE watchers
 // spread over 40 API keys (5 each — the per-key cap) against one simulator. Three threads, each with its own event
 // loop as separate processes would have: the main thread runs the simulator (and orchestrates), a `fleet` thread
 // makes the fleet's API calls, a `watchers` thread holds the SSE streams. Every CVM is created, stopped, started,
 // shut down and started again. For each transition of a watched CVM that happened while one of its streams was
 // open, the delay from the transition (the simulator's history timestamp) to the arrival of the `state` event
-// carrying it is measured (all threads read the same clock). Prints p50 / p99 / max and whether every event arrived
-// within 100 ms.
+// carrying it is measured (all threads read the same clock): p50 / p99 / max, and whether every event arrived
+// within 100 ms. --quick: 200 CVMs and 50 watchers over 10 keys.
 //
-//   npx tsx bench/simulator-capacity.ts
+// In the suite: `npm run bench -- --only simulator`. Alone: npx tsx bench/simulator-capacity.ts [--quick]
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type SimulatorHandle, startSimulator } from '../src/simulator';
 import { readSse, type SseFrame } from '../src/simulator/sse-client';
+import { type BenchOutput, invariant } from './lib/report';
+import type { BenchContext } from './lib/stack';
+import { round } from './lib/stats';
 
-const KEYS = 40;
-const CVMS = 1000;
+export interface SimulatorCapacityOptions {
+  cvms?: number;
+  /** API keys; each holds up to 5 watchers (the per-key cap). */
+  keys?: number;
+  timeScale?: number;
+}
+
 const WATCHERS_PER_KEY = 5;
-const TIME_SCALE = 0.05; // boot 1.5 s, shutdown 750 ms, stop 250 ms; SSE interval 5 s → 250 ms ticks
+const TIME_SCALE = 0.05; // boot 1.5 s, shutdown 750 ms, stop 250 ms; SSE interval 5 s → 250 ms ticks (--quick: 0.02)
 const JITTER = 0.2; // ±20% per delay so the fleet does not move in lock step
 const HTTP_CONCURRENCY = 20; // API calls in flight from the fleet thread
 const BUDGET_MS = 100;
@@ -30,6 +40,7 @@ const PHASES = [
 interface ClientConfig {
   url: string;
   keys: string[];
+  cvms: number;
 }
 
 interface Target {
@@ -85,14 +96,18 @@ function runFleetThread(cfg: ClientConfig): void {
   parentPort!.on('message', async (m: ToFleet) => {
     if (m.cmd === 'create') {
       await pool(
-        Array.from({ length: CVMS }, (_, i) => i),
+        Array.from({ length: cfg.cvms }, (_, i) => i),
         HTTP_CONCURRENCY,
         async (i) => {
-          const key = cfg.keys[i % KEYS]!;
+          const key = cfg.keys[i % cfg.keys.length]!;
           const name = `bench-${String(i).padStart(4, '0')}`;
           const p = await post(key, '/cvms/provision', { name, compose_file: { docker_compose_file: COMPOSE } });
           const c = await post(key, '/cvms', { app_id: p.app_id, compose_hash: p.compose_hash });
-          const t: Target = { key, vmUuid: String(c.vm_uuid), watched: Math.floor(i / KEYS) < WATCHERS_PER_KEY };
+          const t: Target = {
+            key,
+            vmUuid: String(c.vm_uuid),
+            watched: Math.floor(i / cfg.keys.length) < WATCHERS_PER_KEY,
+          };
           targets.push(t);
           reply({ type: 'committed', target: t });
         },
@@ -130,12 +145,9 @@ await import(${JSON.stringify(import.meta.url)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
 }
 
-function spawn(role: 'fleet' | 'watchers', cfg: ClientConfig): Worker {
+function spawn(role: 'fleet' | 'watchers', cfg: ClientConfig, onError: (err: Error) => void): Worker {
   const thread = new Worker(tsWorkerUrl(), { workerData: { role, cfg } });
-  thread.on('error', (err) => {
-    process.stderr.write(`${role} thread failed: ${err.stack ?? err}\n`);
-    process.exit(1);
-  });
+  thread.on('error', (err) => onError(new Error(`${role} thread failed: ${err.stack ?? err}`)));
   return thread;
 }
 
@@ -152,6 +164,7 @@ class Orchestrator {
     private readonly sim: SimulatorHandle,
     private readonly fleet: Worker,
     private readonly watchers: Worker,
+    private readonly cvms: number,
   ) {
     watchers.on('message', (w: Watched) => {
       this.streams.push({ vmUuid: w.vmUuid, frames: w.frames });
@@ -185,7 +198,7 @@ class Orchestrator {
   }
 
   private async settle(status: string): Promise<void> {
-    while (this.sim.statusCounts()[status] !== CVMS) await sleep(50);
+    while (this.sim.statusCounts()[status] !== this.cvms) await sleep(50);
   }
 
   async run(): Promise<void> {
@@ -240,41 +253,94 @@ function measure(sim: SimulatorHandle, streams: StreamRecord[]) {
   return { delays: delays.sort((a, b) => a - b), missed, covered: covered.size, watchedTransitions };
 }
 
-async function main(): Promise<void> {
-  const keys = Array.from({ length: KEYS }, (_, i) => `phak_bench_${String(i).padStart(2, '0')}`);
-  const sim = await startSimulator({ apiKeys: keys, timeScale: TIME_SCALE, delays: { jitter: JITTER } });
-  const cfg: ClientConfig = { url: sim.url, keys };
-  const fleet = spawn('fleet', cfg);
-  const watchers = spawn('watchers', cfg);
+export async function simulatorCapacity(
+  ctx: Pick<BenchContext, 'quick' | 'log'>,
+  opts: SimulatorCapacityOptions = {},
+): Promise<BenchOutput> {
+  const cvms = opts.cvms ?? (ctx.quick ? 200 : 1000);
+  const keyCount = opts.keys ?? (ctx.quick ? 10 : 40);
+  const timeScale = opts.timeScale ?? (ctx.quick ? 0.02 : TIME_SCALE);
+  const keys = Array.from({ length: keyCount }, (_, i) => `phak_bench_${String(i).padStart(2, '0')}`);
+  const sim = await startSimulator({ apiKeys: keys, timeScale, delays: { jitter: JITTER } });
+  const cfg: ClientConfig = { url: sim.url, keys, cvms };
+  let threadFailed: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    threadFailed = reject;
+  });
+  const fleet = spawn('fleet', cfg, threadFailed);
+  const watchers = spawn('watchers', cfg, threadFailed);
   try {
     const started = performance.now();
-    const orchestrator = new Orchestrator(sim, fleet, watchers);
-    await orchestrator.run();
+    const orchestrator = new Orchestrator(sim, fleet, watchers, cvms);
+    await Promise.race([orchestrator.run(), failed]);
     const wallMs = performance.now() - started;
     const streams = orchestrator.streams;
     const { delays, missed, covered, watchedTransitions } = measure(sim, streams);
+    invariant(delays.length > 0, 'some transitions were measured');
+    invariant(missed === 0, `every transition inside an open stream reached its watcher (${missed} missed)`);
+    invariant(sim.cvms().length === cvms, `the simulator holds ${cvms} CVMs (got ${sim.cvms().length})`);
     const over = delays.filter((d) => d > BUDGET_MS).length;
-    const ms = (v: number) => `${v.toFixed(2)} ms`;
-    process.stdout.write(
-      [
-        `simulator capacity: ${CVMS} CVMs, ${streams.length} SSE watches (${KEYS * WATCHERS_PER_KEY} concurrent) over ${KEYS} API keys`,
-        `  timeScale ${TIME_SCALE}, jitter ±${JITTER * 100}%, ${sim.requests().length} API requests, wall ${(wallMs / 1000).toFixed(1)} s`,
-        `  transitions of watched CVMs: ${watchedTransitions}; inside an open stream: ${covered}; measured: ${delays.length}; missed: ${missed}`,
-        `  transition → state event delay: p50 ${ms(percentile(delays, 50))}, p99 ${ms(percentile(delays, 99))}, max ${ms(delays.at(-1)!)}`,
-        `  every event within ${BUDGET_MS} ms: ${over === 0 && missed === 0 ? 'yes' : `no (${over} late, ${missed} missed)`}`,
-        '',
-      ].join('\n'),
+    const concurrent = keyCount * WATCHERS_PER_KEY;
+    ctx.log(
+      `  simulator: ${cvms} CVMs, ${concurrent} concurrent watchers: p99 ${round(percentile(delays, 99), 2)} ms, ` +
+        `max ${round(delays.at(-1)!, 2)} ms`,
     );
-    if (over > 0 || missed > 0) process.exitCode = 1;
+    return {
+      name: 'simulator',
+      what:
+        `${cvms} CVMs created, stopped, started, shut down and started again while ${concurrent} SSE watchers ` +
+        `(${WATCHERS_PER_KEY} per key over ${keyCount} API keys) follow them; delay = a watched CVM's transition ` +
+        '(simulator history) → the arrival of the `state` event carrying it, in separate client threads.',
+      settings: {
+        cvms,
+        keys: keyCount,
+        watchersPerKey: WATCHERS_PER_KEY,
+        timeScale,
+        jitter: JITTER,
+        httpConcurrency: HTTP_CONCURRENCY,
+      },
+      figures: {
+        cvms_held: cvms,
+        sse_watchers_held: concurrent,
+        sse_watches_total: streams.length,
+        transitions_measured: delays.length,
+        transitions_watched: watchedTransitions,
+        transitions_in_open_stream: covered,
+        delay_p50_ms: round(percentile(delays, 50), 2),
+        delay_p99_ms: round(percentile(delays, 99), 2),
+        delay_max_ms: round(delays.at(-1)!, 2),
+        events_over_100ms: over,
+        api_requests: sim.requests().length,
+        wall_ms: round(wallMs, 0),
+      },
+      goals: [
+        { figure: 'delay_p99_ms', op: '<=', target: BUDGET_MS },
+        { figure: 'events_over_100ms', op: '==', target: 0 },
+      ],
+      notes: ['Client threads have their own event loops, as separate processes would; all read the same clock.'],
+    };
   } finally {
     await Promise.all([fleet.terminate(), watchers.terminate()]);
     await sim.close();
   }
 }
 
-if (isMainThread) await main();
-else {
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const out = await simulatorCapacity({ quick, log: (line) => process.stderr.write(`${line}\n`) });
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+if (!isMainThread && (workerData as { role?: string } | null)?.role) {
   const { role, cfg } = workerData as { role: 'fleet' | 'watchers'; cfg: ClientConfig };
   if (role === 'fleet') runFleetThread(cfg);
   else runWatcherThread(cfg);
+} else if (isMainThread && process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

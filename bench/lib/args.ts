@@ -1,17 +1,28 @@
 // Command line of `npm run bench`: which benchmarks, quick or full, and whether a missed goal fails the run.
 
-export const BENCHMARKS = ['reaction_latency', 'overhead', 'efficiency', 'concurrency', 'simulator_capacity'] as const;
+export const BENCHMARKS = [
+  'reaction_latency',
+  'overhead',
+  'efficiency',
+  'concurrency',
+  'fleet_rollout',
+  'simulator',
+  'power_scale',
+] as const;
 export type BenchName = (typeof BENCHMARKS)[number];
 
 export interface BenchArgs {
   quick: boolean;
   only: BenchName[];
-  /** Deployments in flight for `concurrency`; default 1000 (50 with --quick). */
+  /** Deployments in flight for `concurrency`; default 1000 (20 with --quick). */
   n?: number;
   /** A missed goal fails the run (exit 1), not only a broken invariant. */
   strict: boolean;
   help: boolean;
 }
+
+/** Older or file-style names still accepted by --only. */
+const ALIASES: Record<string, BenchName> = { simulator_capacity: 'simulator', fleet: 'fleet_rollout' };
 
 export class BenchUsageError extends Error {
   readonly code = 'BENCH_USAGE';
@@ -20,7 +31,7 @@ export class BenchUsageError extends Error {
 export const USAGE = `usage: npm run bench -- [--quick] [--only ${BENCHMARKS.join(',')}] [--n N] [--strict]
   --quick    smoke run (< 2 min): small samples; checks the benchmarks still run and their invariants hold
   --only     run only these benchmarks (comma-separated, or repeat the flag)
-  --n        deployments in flight for concurrency (default 1000, 50 with --quick)
+  --n        deployments in flight for concurrency (default 1000, 20 with --quick)
   --strict   exit 1 when a goal is missed too (a broken invariant always exits 1)`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
@@ -57,7 +68,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean)) {
-          const normalised = name.replace(/-/g, '_');
+          const normalised = ALIASES[name.replace(/-/g, '_')] ?? name.replace(/-/g, '_');
           if (!(BENCHMARKS as readonly string[]).includes(normalised)) {
             throw new BenchUsageError(`--only: unknown benchmark "${name}"; choose from ${BENCHMARKS.join(', ')}`);
           }

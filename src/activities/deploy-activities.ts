@@ -71,17 +71,17 @@ export function createDeployActivities(deps: DeployActivityDeps) {
   }
 
   return {
-    /** Every live CVM carrying the app's name (the primary and its replicas). */
+    /**
+     * Every live CVM of the apps carrying this name (the primary and its replicas). The app list is searched by
+     * name rather than the CVM list walked page by page: the walk costs a call per 100 CVMs of the whole fleet on
+     * every deploy, which is what limited 1,000 concurrent deploys (bench/README.md, concurrency).
+     */
     async findAppCvms({ app }: { app: string }): Promise<CvmRef[]> {
       return classified(`find CVMs of ${app}`, async () => {
         const found: CvmRef[] = [];
         for (let page = 1; ; page++) {
-          const res = await phala.listCvms({ page, pageSize: 100 }, { signal: cancellationSignal() });
-          for (const c of res.items) {
-            if (c.name === app && c.vm_uuid && c.app_id && c.status !== 'deleting') {
-              found.push({ cvmId: c.vm_uuid, appId: c.app_id, nodeId: c.node_info?.id ?? null, status: c.status });
-            }
-          }
+          const res = await phala.listApps({ page, pageSize: 100, search: app }, { signal: cancellationSignal() });
+          for (const a of res.apps) if (a.name === app) found.push(...(await appCvms(a.app_id)));
           if (page >= res.pages) return found;
         }
       });

@@ -1,7 +1,10 @@
 // One hub per worker process watches every CVM that any activity waits on. The Phala API allows about 5 concurrent
 // SSE streams per API key, so the hub gives streams to at most `maxStreams` CVMs (oldest waiters first) and covers
 // everyone else with one batched status poll (`POST /status/batch`) per tick. Streams react within milliseconds;
-// the poll is the safety net for everything else, including events a dropped stream missed.
+// the poll is the safety net for everything else, including events a dropped stream missed. A CVM whose stream is
+// alive (heard from within `streamStaleMs`) needs no poll: it rides along in a batch that goes out anyway, but when
+// every watched CVM has a live stream no batch is sent at all (a one-deploy worker would otherwise poll each second
+// for nothing).
 
 export interface ObservedState {
   status: string;
@@ -38,6 +41,11 @@ export interface WatchHubOptions {
   missingPollsToFail?: number;
   /** Told the number of open streams whenever it changes (the worker's SSE gauge). */
   onStreamCount?: (open: number) => void;
+  /**
+   * A stream silent for this long no longer counts as covering its CVM, which is then polled again. Default: twice
+   * the stream's own state interval (the server sends a `state` event at least that often) plus one second.
+   */
+  streamStaleMs?: number;
 }
 
 export class WatchFailure extends Error {
@@ -72,6 +80,9 @@ interface Watched {
   last?: ObservedState;
   missing: number;
   stream?: AbortController;
+  /** When the open stream last delivered an event (or opened), and how long it may then stay silent. */
+  streamHeardAt: number;
+  streamStaleMs: number;
   streamBlockedUntil: number;
 }
 
@@ -80,7 +91,8 @@ const isStopped = (s: string) => s === 'stopped' || s === 'shutoff' || s === 'sh
 
 export class WatchHub {
   private readonly watched = new Map<string, Watched>();
-  private readonly opts: Required<Omit<WatchHubOptions, 'onStreamCount'>>;
+  private readonly opts: Required<Omit<WatchHubOptions, 'onStreamCount' | 'streamStaleMs'>>;
+  private readonly streamStaleMs: number | undefined;
   private readonly onStreamCount: (open: number) => void;
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
@@ -93,6 +105,7 @@ export class WatchHub {
     opts: WatchHubOptions = {},
   ) {
     this.onStreamCount = opts.onStreamCount ?? (() => {});
+    this.streamStaleMs = opts.streamStaleMs;
     this.opts = {
       maxStreams: opts.maxStreams ?? 4,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
@@ -141,7 +154,14 @@ export class WatchHub {
       });
       let entry = this.watched.get(req.cvmId);
       if (!entry) {
-        entry = { waiters: new Set(), since: Date.now(), missing: 0, streamBlockedUntil: 0 };
+        entry = {
+          waiters: new Set(),
+          since: Date.now(),
+          missing: 0,
+          streamHeardAt: 0,
+          streamStaleMs: 0,
+          streamBlockedUntil: 0,
+        };
         this.watched.set(req.cvmId, entry);
       }
       entry.waiters.add(waiter);
@@ -218,11 +238,14 @@ export class WatchHub {
     this.stats.streamsOpened++;
     const first = [...entry.waiters][0];
     const target = first?.target ?? 'running';
+    entry.streamHeardAt = Date.now();
+    entry.streamStaleMs = this.streamStaleMs ?? 2 * (first?.stream?.intervalS ?? 5) * 1000 + 1000;
     void (async () => {
       let clean = false;
       try {
         for await (const ev of this.source.stream(cvmId, target, ctrl.signal, first?.stream)) {
           this.stats.streamEvents++;
+          entry.streamHeardAt = Date.now();
           if (ev.type === 'state' && typeof ev.data.status === 'string') {
             this.observe(cvmId, { status: ev.data.status, inProgress: ev.data.in_progress === true });
           }
@@ -254,7 +277,10 @@ export class WatchHub {
     if (this.polling) return this.schedulePoll(this.opts.pollIntervalMs);
     this.polling = true;
     try {
-      const ids = [...this.watched.keys()];
+      const now = Date.now();
+      const live = (e: Watched) => e.stream !== undefined && now - e.streamHeardAt < e.streamStaleMs;
+      const needed = [...this.watched.values()].some((e) => !live(e));
+      const ids = needed ? [...this.watched.keys()] : [];
       for (let i = 0; i < ids.length; i += this.opts.batchSize) {
         const chunk = ids.slice(i, i + this.opts.batchSize);
         this.stats.polls++;

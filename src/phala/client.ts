@@ -3,7 +3,7 @@
 // which reads PhalaApiError.retryable / retryAfterMs. Aborting a call's `signal` rejects it with the signal's reason,
 // so a cancelled Temporal activity surfaces its CancelledFailure unchanged.
 import { type Dispatcher, Pool } from 'undici';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { errorFromNetwork, errorFromResponse, header, notJsonError, validationErrorFromZod } from './error-parsing';
 import { PhalaUsageError } from './errors';
 import { type CvmIdentifier, isValidCvmName, normalizeAppId, resolveCvmId } from './ids';
@@ -46,6 +46,11 @@ export interface PhalaClientOptions<V extends ApiVersion = typeof DEFAULT_API_VE
   bodyTimeoutMs?: number;
   /** How long an idle keep-alive connection is kept. Default 30 s. */
   keepAliveTimeoutMs?: number;
+  /**
+   * Most connections open to the API at once (SSE streams included); further requests wait in the pool. Default 32:
+   * a worker starting 1,000 deploys must not open 1,000 sockets at once (bench/README.md, concurrency).
+   */
+  maxConnections?: number;
   userAgent?: string;
   /** Called after every request with its endpoint template and outcome (metrics); never with headers or bodies. */
   onResponse?: (call: ApiCallRecord) => void;
@@ -181,6 +186,7 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
       headersTimeout: options.headersTimeoutMs ?? 30_000,
       bodyTimeout: options.bodyTimeoutMs ?? 30_000,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+      connections: options.maxConnections ?? 32,
     });
   }
 
@@ -444,6 +450,25 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     const schema: z.ZodType = this.schemas.appCvms;
     const params = { appId: normalizeAppId(appId) };
     return (await this.request('GET', '/apps/{appId}/cvms', { ...opts, params, schema })) as AppCvms<V>;
+  }
+
+  /**
+   * One page of the workspace's apps; `search` matches names and ids (substring, case-insensitive), so finding one
+   * app by name costs a page or two instead of a walk over the whole fleet.
+   */
+  async listApps(
+    query: { page?: number; pageSize?: number; search?: string } = {},
+    opts: CallOptions = {},
+  ): Promise<{ apps: App<V>[]; pages: number }> {
+    checkInt('page', query.page, 1, Number.MAX_SAFE_INTEGER);
+    checkInt('pageSize', query.pageSize, 1, 100);
+    const schema = z.looseObject({ dstack_apps: z.array(this.schemas.app as z.ZodType), total_pages: z.number() });
+    const res = (await this.request('GET', '/apps', {
+      ...opts,
+      query: { page: query.page, page_size: query.pageSize, search: query.search },
+      schema,
+    })) as { dstack_apps: App<V>[]; total_pages: number };
+    return { apps: res.dstack_apps, pages: res.total_pages };
   }
 
   async getApp(appId: string, opts: CallOptions = {}): Promise<App<V>> {

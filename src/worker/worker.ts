@@ -81,6 +81,11 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     ...(opts.tracing ? { interceptors: opts.tracing.interceptors } : {}),
     // Heartbeats carry the watch checkpoint; flush them often enough that a crash loses little.
     maxHeartbeatThrottleInterval: '5s',
+    // A watch activity holds its slot for as long as the CVM boots while costing next to nothing (it waits on the
+    // shared watch hub); with the SDK's default of 100 slots, 1,000 deployments in flight could only have 100 CVMs
+    // watched at a time and queued behind them (bench/README.md, concurrency). API calls stay bounded by the Phala
+    // client's connection pool.
+    maxConcurrentActivityTaskExecutions: 2000,
     ...opts.tuning,
   });
 }

@@ -94,6 +94,35 @@ describe('WatchHub', () => {
     hub.close();
   });
 
+  it('sends no status batch while every watched CVM has a live stream', async () => {
+    const src = new FakeSource();
+    src.set('a', 'starting', true);
+    src.set('b', 'starting', true);
+    const hub = new WatchHub(src, { maxStreams: 4, pollIntervalMs: 10 });
+    const done = Promise.all(
+      ['a', 'b'].map((cvmId) => hub.watch({ cvmId, target: 'running', deadlineMs: Date.now() + 5000 })),
+    );
+    await new Promise((r) => setTimeout(r, 60));
+    src.set('a', 'running');
+    src.set('b', 'running');
+    await done;
+    expect(src.batchCalls).toBe(0);
+    hub.close();
+  });
+
+  it('polls a CVM again once its stream has gone silent', async () => {
+    const src = new FakeSource();
+    src.set('a', 'starting', true);
+    const hub = new WatchHub(src, { pollIntervalMs: 10, streamStaleMs: 50 });
+    const done = hub.watch({ cvmId: 'a', target: 'running', deadlineMs: Date.now() + 5000 });
+    await new Promise((r) => setTimeout(r, 120));
+    expect(src.batchCalls).toBeGreaterThan(0);
+    // A change the stream never delivers (a stalled stream) is still seen by the poll.
+    src.states.set('a', { status: 'running', inProgress: false });
+    await expect(done).resolves.toEqual({ status: 'running', inProgress: false });
+    hub.close();
+  });
+
   it('falls back to polling when the server refuses streams (429)', async () => {
     const src = new FakeSource();
     src.streamCap = 0;
