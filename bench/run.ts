@@ -19,8 +19,9 @@ import { overhead } from './overhead';
 import { reactionLatency } from './reaction-latency';
 import { simulatorCapacity } from './simulator-capacity';
 
-const RESULTS_JSON = fileURLToPath(new URL('./results.json', import.meta.url));
-const RESULTS_MD = fileURLToPath(new URL('./results.md', import.meta.url));
+// The committed figures are a full run's; a quick (smoke) run writes git-ignored files beside them instead.
+const resultsFile = (quick: boolean, ext: 'json' | 'md') =>
+  fileURLToPath(new URL(`./results${quick ? '.local' : ''}.${ext}`, import.meta.url));
 const POWER_SCALE = fileURLToPath(new URL('./power-scale.ts', import.meta.url));
 
 type Runner = (ctx: BenchContext, args: BenchArgs) => Promise<BenchOutput | NotAvailable>;
@@ -94,9 +95,10 @@ async function runOne(name: BenchName, ctx: BenchContext, args: BenchArgs): Prom
 
 /** With --only, the other benchmarks' last figures (same mode) stay in the results files. */
 function previous(mode: SuiteReport['mode'], keep: readonly string[]): BenchResult[] {
-  if (!existsSync(RESULTS_JSON)) return [];
+  const file = resultsFile(mode === 'quick', 'json');
+  if (!existsSync(file)) return [];
   try {
-    const old = JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as SuiteReport;
+    const old = JSON.parse(readFileSync(file, 'utf8')) as SuiteReport;
     if (old.mode !== mode) return [];
     return Object.entries(old.benchmarks)
       .filter(([name]) => !keep.includes(name))
@@ -155,15 +157,16 @@ async function main(): Promise<number> {
     durationS: round((performance.now() - suiteStarted) / 1000, 1),
     benchmarks: Object.fromEntries(all.map(({ name, ...rest }) => [name, rest])),
   };
-  writeFileSync(RESULTS_JSON, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(RESULTS_MD, renderMarkdown(report, all));
+  const [json, md] = [resultsFile(mode === 'quick', 'json'), resultsFile(mode === 'quick', 'md')];
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(md, renderMarkdown(report, all));
   process.stdout.write(`\n${renderTable(results)}\n\n`);
 
   const broken = results.filter((r) => r.error);
   const missed = results.flatMap((r) => r.goals.filter((g) => !g.met).map((g) => `${r.name}.${g.figure}`));
   if (broken.length) log(`✘ ${broken.map((r) => r.name).join(', ')}: invariant broken or did not finish`);
   if (missed.length) log(`goals missed: ${missed.join(', ')}${args.strict ? ' (--strict: failing)' : ''}`);
-  log(`results: ${RESULTS_JSON}, ${RESULTS_MD} (${report.durationS} s)`);
+  log(`results: ${json}, ${md} (${report.durationS} s)`);
   return broken.length || (args.strict && missed.length) ? 1 : 0;
 }
 
