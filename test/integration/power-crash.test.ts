@@ -1,6 +1,6 @@
 // A power schedule survives its worker: the worker process is SIGKILLed while a scheduled stop is in flight (the
-// graceful shutdown takes 3 s), a new worker process takes over, and every CVM got exactly one shutdown issued (a refused one would count too) and, at the
-// end of the window, exactly one start.
+// graceful shutdown takes 3 s), a new worker process takes over, and every CVM was sent exactly one shutdown (a
+// refused repeat would count too) and, at the end of the window, exactly one start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyPowerSchedule, deletePowerSchedule, getPowerStatus } from '../../src/client/power';
 import { validateSpec } from '../../src/spec';
