@@ -8,10 +8,26 @@ export class UsageError extends Error {
   readonly exitCode = EXIT_BAD_INPUT;
 }
 
-const BAD_INPUT_CODES = new Set(['CONFIG_INVALID', 'SPEC_INVALID', 'CODEC_KEY', 'TEMPORAL_CLI_USAGE']);
+// PHALA_INVALID_RESPONSE: an answer that is not the Phala Cloud API's almost always means PHALA_CLOUD_API_PREFIX
+// points somewhere else (a web page, another service): a setting to fix, not an outage to wait out.
+const BAD_INPUT_CODES = new Set([
+  'CONFIG_INVALID',
+  'SPEC_INVALID',
+  'CODEC_KEY',
+  'TEMPORAL_CLI_USAGE',
+  'PHALA_INVALID_RESPONSE',
+]);
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT_BAD_INPUT;
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && BAD_INPUT_CODES.has(code) ? EXIT_BAD_INPUT : EXIT_FAILURE;
+}
+
+/** What the CLI prints for an error: its message, plus what to check when the fix is a setting. */
+export function messageFor(err: unknown): string {
+  const message = (err as Error).message;
+  if ((err as { code?: unknown })?.code === 'PHALA_INVALID_RESPONSE')
+    return `${message} — check PHALA_CLOUD_API_PREFIX: it must be the Phala Cloud API's URL (…/api/v1)`;
+  return message;
 }

@@ -13,7 +13,7 @@ import { registerStatusCommand } from './commands/status';
 import { registerWatchCommand } from './commands/watch';
 import { registerWorkerCommand } from './commands/worker';
 import { applyConfigFile } from './config-file';
-import { EXIT_BAD_INPUT, EXIT_OK, exitCodeFor } from './errors';
+import { EXIT_BAD_INPUT, EXIT_OK, exitCodeFor, messageFor } from './errors';
 
 export function buildProgram(): Command {
   const program = new Command('cvmflow')
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed the message; help and version are not failures.
       return err.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
     }
-    process.stderr.write(`cvmflow: ${(err as Error).message}\n`);
+    process.stderr.write(`cvmflow: ${messageFor(err)}\n`);
     return exitCodeFor(err);
   }
 }

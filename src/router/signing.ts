@@ -1,6 +1,6 @@
 // HMAC-SHA256 signatures on route changes. The signed text is `<timestamp>.<body>`, so a captured request cannot be
 // replayed later (receivers reject timestamps outside a tolerance) nor its body altered.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-cvmflow-signature';
 export const TIMESTAMP_HEADER = 'x-cvmflow-timestamp';
@@ -34,11 +34,14 @@ export function signatureProblem(
   return safeEqual(signature, sign(secret, ts, body)) ? undefined : 'signature does not match';
 }
 
-/** Constant-time comparison of two strings (different lengths compare unequal without leaking where). */
+/**
+ * Constant-time comparison of two strings: both are hashed first, so the time taken depends on neither where they
+ * differ nor how long the expected one is.
+ */
 export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'utf8');
-  const y = Buffer.from(b, 'utf8');
-  return x.length === y.length && timingSafeEqual(x, y);
+  const x = createHash('sha256').update(a, 'utf8').digest();
+  const y = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(x, y);
 }
 
 function single(value: HeaderValue): string | undefined {

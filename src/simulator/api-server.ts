@@ -118,7 +118,8 @@ export function createApiHandler(core: SimCore): RequestListener {
     };
 
     run().catch((err: unknown) => {
-      if (res.headersSent) {
+      // The client went away mid-request (a killed worker): nothing to answer, nothing wrong with the server.
+      if (res.headersSent || req.destroyed) {
         res.destroy();
         return;
       }

@@ -10,7 +10,7 @@ import { Lifecycle } from './lifecycle';
 import type { Cvm, KmsType, Workspace } from './model';
 import type { ResolvedOptions } from './options';
 import { RequestLog } from './request-log';
-import { resolveCvm } from './resolve';
+import { classifyIdentifier, resolveCvm } from './resolve';
 import { StreamRegistry } from './sse-registry';
 import { Store } from './store';
 
@@ -88,13 +88,15 @@ export class SimCore {
 
   /** The CVM a path segment names in this workspace (CVMs of other workspaces are invisible: 404). */
   resolve(ws: Workspace, ident: string): Cvm {
-    const cvm = resolveCvm(this.store.cvmsOf(ws.id), ident);
+    const id = classifyIdentifier(ident);
+    const cvm =
+      id.kind === 'uuid' ? this.store.cvmByUuid(ws.id, id.value) : resolveCvm(this.store.cvmsOf(ws.id), ident);
     if (!cvm) throw notFound();
     return cvm;
   }
 
   insert(cvm: Cvm): Cvm {
-    this.store.cvms.set(cvm.id, cvm);
+    this.store.add(cvm);
     this.lifecycle.begin(cvm, 'create');
     return cvm;
   }
@@ -104,7 +106,7 @@ export class SimCore {
   }
 
   private purge(cvm: Cvm): void {
-    this.store.cvms.delete(cvm.id);
+    this.store.remove(cvm);
     this.deleted.push(cvm);
     if (this.deleted.length > GRAVEYARD_LIMIT) this.deleted.shift();
     this.events.emit(cvm, 'gone');

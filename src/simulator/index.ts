@@ -11,6 +11,7 @@ import { apiKeyId } from './ids';
 import { type CvmView, listCvms, statusCounts } from './inspect';
 import { resolveOptions, type SimulatorOptions, type TransitionDelays } from './options';
 import type { RequestLogEntry, RequestLogFilter } from './request-log';
+import { type SeedCvm, seedCvms } from './seed';
 
 export type { SimImage, SimNodeSpec } from './catalog';
 export { DEFAULT_NODES, INSTANCE_TYPES } from './catalog';
@@ -29,6 +30,7 @@ export {
   type TransitionDelays,
 } from './options';
 export type { RequestLogEntry, RequestLogFilter } from './request-log';
+export type { SeedCvm } from './seed';
 export { readSse, type SseFrame, type SseResult } from './sse-client';
 
 export interface SimulatorHandle {
@@ -47,6 +49,8 @@ export interface SimulatorHandle {
   requests(filter?: RequestLogFilter): RequestLogEntry[];
   /** Live CVMs per status (cheap: no history copies), e.g. `{ running: 998, starting: 2 }`. */
   statusCounts(): Record<string, number>;
+  /** Inserts CVMs already running or stopped (benchmark fleets); returns their vm_uuids in order. */
+  seedCvms(apiKey: string, cvms: readonly SeedCvm[]): string[];
   /** Open SSE streams per API key id. */
   sseStreams(): Record<string, number>;
   addFaults(profile: FaultProfile): { routes: RouteFault[]; cvms: CvmFault[] };
@@ -107,6 +111,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     apiKeyId,
     cvms: (o) => listCvms(core, o),
     requests: (f) => core.log.list(f),
+    seedCvms: (key, cvms) => seedCvms(core, key, cvms),
     sseStreams: () => core.streams.counts(),
     statusCounts: () => statusCounts(core),
     addFaults: (p) => core.faults.add(p),

@@ -6,6 +6,8 @@ export class Store {
   private readonly byKey = new Map<string, Workspace>();
   readonly workspaces = new Map<string, Workspace>();
   readonly cvms = new Map<number, Cvm>();
+  /** CVMs by dashless lower-case vm_uuid: resolving one of 10 000 CVMs per request must not scan them all. */
+  private readonly uuidIndex = new Map<string, Cvm>();
   readonly apps = new Map<string, AppRecord>();
   private provisions = new Map<string, ProvisionRecord>();
   /** Updates of on-chain CVMs waiting for their compose hash to be approved, keyed `<cvm id>/<hash>`. */
@@ -46,6 +48,22 @@ export class Store {
     for (const c of this.cvms.values()) if (c.workspaceId === workspaceId) yield c;
   }
 
+  add(cvm: Cvm): void {
+    this.cvms.set(cvm.id, cvm);
+    this.uuidIndex.set(bareUuid(cvm.vmUuid), cvm);
+  }
+
+  remove(cvm: Cvm): void {
+    this.cvms.delete(cvm.id);
+    this.uuidIndex.delete(bareUuid(cvm.vmUuid));
+  }
+
+  /** The live CVM of this workspace with this vm_uuid (dashed or not, any case). */
+  cvmByUuid(workspaceId: string, vmUuid: string): Cvm | undefined {
+    const cvm = this.uuidIndex.get(bareUuid(vmUuid));
+    return cvm?.workspaceId === workspaceId ? cvm : undefined;
+  }
+
   cvmsOfApp(workspaceId: string, appId: string): Cvm[] {
     return [...this.cvmsOf(workspaceId)].filter((c) => c.appId === appId).sort((a, b) => a.id - b.id);
   }
@@ -54,13 +72,17 @@ export class Store {
     return this.nextCvmId++;
   }
 
-  putProvision(rec: ProvisionRecord): void {
-    this.provisions.set(`${rec.workspaceId}/${rec.composeHash}`, rec);
+  /**
+   * `appId` scopes an update's provision to its app: apps whose compose is identical share a hash, and one app's
+   * update must not replace another's pending one (a fleet rollout prepares them all with the same compose).
+   */
+  putProvision(rec: ProvisionRecord, appId?: string): void {
+    this.provisions.set(`${rec.workspaceId}/${rec.composeHash}${appId ? `/${appId}` : ''}`, rec);
   }
 
-  /** The cached provision for a hash in this workspace, or undefined once its TTL has passed. */
-  getProvision(workspaceId: string, composeHash: string): ProvisionRecord | undefined {
-    const key = `${workspaceId}/${composeHash}`;
+  /** The cached provision for a hash in this workspace (and app), or undefined once its TTL has passed. */
+  getProvision(workspaceId: string, composeHash: string, appId?: string): ProvisionRecord | undefined {
+    const key = `${workspaceId}/${composeHash}${appId ? `/${appId}` : ''}`;
     const rec = this.provisions.get(key);
     if (rec && rec.expiresAt <= Date.now()) {
       this.provisions.delete(key);
@@ -75,8 +97,11 @@ export class Store {
 
   reset(): void {
     this.cvms.clear();
+    this.uuidIndex.clear();
     this.apps.clear();
     this.pendingUpdates.clear();
     this.provisions = new Map();
   }
 }
+
+const bareUuid = (vmUuid: string) => vmUuid.replaceAll('-', '').toLowerCase();

@@ -88,7 +88,7 @@ export function createTriggerHandler(opts: TriggerHandlerOptions): TriggerHandle
       if (err instanceof SpecError) return { status: 400, body: { error: 'invalid compose', problems: err.problems } };
       throw err;
     }
-    const outcome = await triggerBlueGreen(spec, req.deliveryId, {
+    const outcome = await triggerBlueGreen(spec, req.replayKey, {
       client: opts.client,
       taskQueue: opts.taskQueue,
       codecKeys: opts.codecKeys,

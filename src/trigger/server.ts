@@ -3,6 +3,7 @@
 // authenticated by bearer token or HMAC signature, identified by a delivery id (`X-Cvmflow-Delivery` or GitHub's
 // `X-GitHub-Delivery`), and answered with the workflow id. The body is capped, and read in full before anything
 // else happens only after its size is known to fit. What a trigger does is the injected handler's business.
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authenticate, type TriggerAuth } from './auth';
@@ -15,6 +16,12 @@ export interface TriggerRequest {
   reason: string;
   /** Who triggered, as far as the server can tell: the claimed name plus how the request was authenticated. */
   by: string;
+  /**
+   * What makes the trigger happen at most once. For a signed webhook it is the body's digest, not the delivery id:
+   * the signature covers the body only, so someone replaying a captured delivery under a fresh delivery id still
+   * gets the first delivery's answer instead of a new deployment. For a bearer token it is the delivery id.
+   */
+  replayKey: string;
 }
 
 export interface TriggerAnswer {
@@ -85,6 +92,9 @@ const clean = (value: unknown, max: number) =>
         .trim()
     : '';
 
+/** The path without its query: a query string may carry what someone should not have put in a URL. */
+const pathOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://x').pathname;
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -122,6 +132,8 @@ async function handle(opts: TriggerServerOptions, req: IncomingMessage): Promise
   return opts.handle({
     app,
     deliveryId,
+    replayKey:
+      auth.method === 'hmac' ? `body-${createHash('sha256').update(raw).digest('hex').slice(0, 40)}` : deliveryId,
     ...(typeof body.compose === 'string' ? { compose: body.compose } : {}),
     reason: clean(body.reason, 500) || `delivery ${deliveryId}`,
     by: `${claimed} via webhook (${auth.method})`,
@@ -130,19 +142,26 @@ async function handle(opts: TriggerServerOptions, req: IncomingMessage): Promise
 
 export async function startTriggerServer(opts: TriggerServerOptions): Promise<TriggerServer> {
   const log = opts.log ?? (() => {});
-  const server: Server = createServer((req, res) => {
-    handle(opts, req)
-      .then((answer) => {
-        log(`${req.method} ${req.url} → ${answer.status}`);
-        send(res, answer.status, answer.body);
-      })
-      .catch((err: unknown) => {
-        const status = err instanceof HttpProblem ? err.status : 500;
-        const message = (err as Error).message;
-        log(`${req.method} ${req.url} → ${status}: ${message}`);
-        if (!res.headersSent) send(res, status, { error: message });
-      });
-  });
+  // A client that trickles its headers or body must not hold a connection for minutes (checked every 2 s).
+  const server: Server = createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000 },
+    (req, res) => {
+      handle(opts, req)
+        .then((answer) => {
+          log(`${req.method} ${pathOf(req)} → ${answer.status}`);
+          send(res, answer.status, answer.body);
+        })
+        .catch((err: unknown) => {
+          const status = err instanceof HttpProblem ? err.status : 500;
+          const message = (err as Error).message;
+          log(`${req.method} ${pathOf(req)} → ${status}: ${message}`);
+          // An unexpected failure's message is for the operator's log, not for whoever sent the request.
+          if (!res.headersSent)
+            send(res, status, { error: status === 500 ? 'internal error; see the server log' : message });
+        });
+    },
+  );
+
   const host = opts.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);

@@ -30,6 +30,7 @@ import {
   unpauseRolloutSchedule,
 } from '../../client/rollout';
 import { loadSpecFile, parseDuration } from '../../spec';
+import { cronProblem } from '../../spec/cron';
 import type { ControlAck, CvmRecord, RolloutResult } from '../../workflows/rollout-types';
 import { EXIT_FAILURE, UsageError } from '../errors';
 import { withClient } from '../temporal';
@@ -356,6 +357,10 @@ function registerScheduleCommands(rollout: Command): void {
         if (!opts.file) throw new UsageError('--file <rollout.yaml> is required');
         if (!opts.cron?.length && !opts.calendar?.length)
           throw new UsageError('give --cron or --calendar (at least one)');
+        for (const expr of opts.cron ?? []) {
+          const problem = cronProblem(expr);
+          if (problem) throw new UsageError(`--cron: ${problem}`);
+        }
         const calendars = (opts.calendar ?? []).map((text) => {
           try {
             return JSON.parse(text) as CalendarSpec;

@@ -42,11 +42,9 @@ const BatchBody = z.object({ vm_uuids: z.array(z.string()) });
 /** Keyed by the uuid as the client sent it, so it finds its own keys; unknown uuids are left out. */
 async function statusBatch(r: ApiRequest): Promise<Reply> {
   const { vm_uuids } = validateBody(BatchBody, await r.json());
-  const byUuid = new Map<string, Cvm>();
-  for (const c of r.core.store.cvmsOf(r.ws.id)) byUuid.set(c.vmUuid.replace(/-/g, ''), c);
   const out: Record<string, unknown> = {};
   for (const raw of vm_uuids) {
-    const cvm = byUuid.get(raw.replace(/-/g, '').toLowerCase());
+    const cvm = r.core.store.cvmByUuid(r.ws.id, raw);
     if (cvm) out[raw] = batchStatus(r.core, cvm);
   }
   return ok(out);

@@ -22,23 +22,26 @@ async function provisionComposeUpdate(r: ApiRequest): Promise<Reply> {
   const input = checkComposeFile(body && typeof body === 'object' ? (body as Record<string, unknown>) : undefined);
   const appCompose = normaliseAppCompose(input, cvm.appCompose.name);
   const hash = composeHash(appCompose);
-  core.store.putProvision({
-    workspaceId: ws.id,
-    composeHash: hash,
-    appId: cvm.appId,
-    name: cvm.name,
-    appCompose,
-    nodeId: cvm.nodeId,
-    instanceType: cvm.instanceType,
-    vcpu: cvm.vcpu,
-    memoryMb: cvm.memoryMb,
-    diskGb: cvm.diskGb,
-    image: cvm.image,
-    kmsType: cvm.kmsType,
-    kmsId: cvm.kmsId,
-    listed: cvm.listed,
-    expiresAt: Date.now() + core.store.provisionTtl(),
-  });
+  core.store.putProvision(
+    {
+      workspaceId: ws.id,
+      composeHash: hash,
+      appId: cvm.appId,
+      name: cvm.name,
+      appCompose,
+      nodeId: cvm.nodeId,
+      instanceType: cvm.instanceType,
+      vcpu: cvm.vcpu,
+      memoryMb: cvm.memoryMb,
+      diskGb: cvm.diskGb,
+      image: cvm.image,
+      kmsType: cvm.kmsType,
+      kmsId: cvm.kmsId,
+      listed: cvm.listed,
+      expiresAt: Date.now() + core.store.provisionTtl(),
+    },
+    cvm.appId,
+  );
   const onChain = cvm.kmsType !== 'phala';
   return ok({
     app_id: cvm.appId,
@@ -63,8 +66,8 @@ async function commitComposeUpdate(r: ApiRequest): Promise<Reply> {
   const body = validateBody(CommitComposeBody, await r.json());
   const cvm = updatable(r);
   const hash = body.compose_hash.toLowerCase().replace(/^0x/, '');
-  const rec = core.store.getProvision(ws.id, hash);
-  if (!rec || rec.appId !== cvm.appId) {
+  const rec = core.store.getProvision(ws.id, hash, cvm.appId);
+  if (!rec) {
     throw detailError(
       400,
       `Compose file provision not found or expired for compose_hash ${hash}: call POST /cvms/{id}/compose_file/provision first`,
