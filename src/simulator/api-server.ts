@@ -118,8 +118,9 @@ export function createApiHandler(core: SimCore): RequestListener {
     };
 
     run().catch((err: unknown) => {
-      // The client went away mid-request (a killed worker): nothing to answer, nothing wrong with the server.
-      if (res.headersSent || req.destroyed) {
+      // The client went away mid-request (a killed worker): nothing to answer, nothing wrong with the server. (Not
+      // `req.destroyed`: a request whose body has been read is destroyed too, and still wants its answer.)
+      if (res.headersSent || !res.socket || res.socket.destroyed) {
         res.destroy();
         return;
       }
