@@ -29,7 +29,7 @@ const KIND_BY_TYPE: Record<string, WorkflowKind> = {
 
 /** Phase names that mean a rollback or a wait for a person; reported as their own event type as well. */
 const ROLLBACK_PHASE = /roll(ing)?-?back|revert|compensat/;
-const AWAITING_PHASE = /await|approval/;
+const AWAITING_PHASE = /await|approv/; // deploy's `approve` (external on-chain approval), rollout's awaiting-promotion
 const MAX_DETAIL = 500;
 
 function kindOfWorkflow(): WorkflowKind {
@@ -83,7 +83,7 @@ export function phaseReporter(): (phase: string, detail?: string) => void {
   };
 }
 
-/** A CVM found in a power state other than the desired one (or back in it: `resolved`). */
+/** A CVM found in a power state other than the desired one: counted, and sent as a `drift` notification. */
 export function reportDrift(app: string | undefined, detail: string): void {
   metricMeter
     .createCounter('cvmflow_drift_detected_total', 'drift', 'CVMs found in a power state other than desired')
