@@ -7,6 +7,7 @@ import { PhalaApiError } from '../phala/errors';
 import { unsealEnv } from '../secrets/sealed-env';
 import type { CodecKey } from '../temporal/codec';
 import type { KmsKind } from '../workflows/deploy-types';
+import { busyRetrier } from './busy';
 import { classified } from './failures';
 import type { WatchHub } from './watch-hub';
 
@@ -43,25 +44,10 @@ export interface WatchCheckpoint {
   lastStatus?: string;
 }
 
-const isBusy = (err: unknown) => err instanceof PhalaApiError && err.status === 409 && err.retryable;
-
 export function createDeployActivities(deps: DeployActivityDeps) {
   const { phala, hub } = deps;
-  const busyRetryMs = deps.busyRetryMs ?? 2000;
-  const busyMaxWaitMs = deps.busyMaxWaitMs ?? 120_000;
 
-  /** 409 "another operation is in progress" means wait, not fail: the CVM finishes its current operation first. */
-  async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
-    const giveUpAt = Date.now() + busyMaxWaitMs;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isBusy(err) || Date.now() + busyRetryMs > giveUpAt) throw err;
-        await sleep(busyRetryMs);
-      }
-    }
-  }
+  const whileBusy = busyRetrier(deps);
 
   async function appCvms(appId: string): Promise<CvmRef[]> {
     const list = await phala.getAppCvms(appId, { signal: cancellationSignal() });

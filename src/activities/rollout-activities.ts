@@ -12,10 +12,10 @@ import {
 } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { PhalaClient } from '../phala/client';
-import { PhalaApiError } from '../phala/errors';
 import { deployWorkflowId, SA_KIND } from '../workflows/deploy-types';
 import { globMatches } from '../workflows/rollout-plan';
 import type { HttpCheck, RestorePatch, RolloutTargets, TargetCvm } from '../workflows/rollout-types';
+import { busyRetrier } from './busy';
 import { classified } from './failures';
 
 /** Who holds an app's deployment lock (a running `deploy-<app>` workflow). */
@@ -36,7 +36,6 @@ export interface RolloutActivityDeps {
   lockHolder?: (app: string) => Promise<LockHolder | undefined>;
 }
 
-const isBusy = (err: unknown) => err instanceof PhalaApiError && err.status === 409 && err.retryable;
 const GRPC_NOT_FOUND = 5;
 const OFF = new Set(['stopped', 'exited', 'shutdown', 'shutoff']);
 const CRASHED = new Set(['exited', 'failed', 'error']);
@@ -82,21 +81,9 @@ function statusAccepted(check: HttpCheck, status: number): boolean {
 
 export function createRolloutActivities(deps: RolloutActivityDeps) {
   const { phala } = deps;
-  const busyRetryMs = deps.busyRetryMs ?? 2000;
-  const busyMaxWaitMs = deps.busyMaxWaitMs ?? 120_000;
   const lockHolder = deps.lockHolder ?? deployLockHolder;
 
-  async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
-    const giveUpAt = Date.now() + busyMaxWaitMs;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isBusy(err) || Date.now() + busyRetryMs > giveUpAt) throw err;
-        await sleep(busyRetryMs);
-      }
-    }
-  }
+  const whileBusy = busyRetrier(deps);
 
   async function probe(check: HttpCheck, values: Record<string, string>): Promise<string | undefined> {
     const url = fill(check.url, values);
