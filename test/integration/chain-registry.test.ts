@@ -342,11 +342,12 @@ describe('refusals', () => {
     const appId = await registered('wf-owner');
     const stranger = client(1);
     const before = await sentBy(dev(1).address);
+    // Thunks, not promises: a second call started early would reject unobserved while the first is awaited.
     for (const attempt of [
-      stranger.addComposeHash({ appId, composeHash: bytes32('c4') }),
-      stranger.addDevice({ appId, deviceId: bytes32('d4') }),
+      () => stranger.addComposeHash({ appId, composeHash: bytes32('c4') }),
+      () => stranger.addDevice({ appId, deviceId: bytes32('d4') }),
     ]) {
-      const err = await rejection(attempt);
+      const err = await rejection(attempt());
       expect(err).toMatchObject({ code: 'NOT_OWNER', retryable: false });
       expect(err.message).toBe(`sender ${dev(1).address} is not the owner ${dev(0).address} of app ${appId}`);
     }
@@ -397,10 +398,10 @@ describe('refusals', () => {
   it('classifies an unreachable RPC as retryable, with no trace of the key', async () => {
     const down = client(0, { rpcUrl: `http://127.0.0.1:${await freePort()}/v2/PROVIDER-API-KEY` });
     for (const attempt of [
-      down.addComposeHash({ appId: kms, composeHash: bytes32('c6') }),
-      down.isAppRegistered({ kmsAddress: kms, appId: kms }),
+      () => down.addComposeHash({ appId: kms, composeHash: bytes32('c6') }),
+      () => down.isAppRegistered({ kmsAddress: kms, appId: kms }),
     ]) {
-      const err = await rejection(attempt);
+      const err = await rejection(attempt());
       expect(err).toMatchObject({ code: 'RPC_UNAVAILABLE', retryable: true });
       expect(err.message).not.toContain('PROVIDER-API-KEY');
       expect(inspect(err, { depth: 20 })).not.toContain(dev(0).privateKey.slice(2));
