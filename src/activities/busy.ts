@@ -12,12 +12,14 @@ export interface BusyOptions {
   busyMaxWaitMs?: number;
 }
 
-/** Wraps calls so that a busy CVM is retried every `busyRetryMs` for up to `busyMaxWaitMs`. */
+/**
+ * Wraps calls so that a busy CVM is retried every `busyRetryMs` for up to `busyMaxWaitMs`, or until `giveUpAt` when
+ * the caller has its own deadline.
+ */
 export function busyRetrier(opts: BusyOptions) {
   const retryMs = opts.busyRetryMs ?? 2000;
   const maxWaitMs = opts.busyMaxWaitMs ?? 120_000;
-  return async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
-    const giveUpAt = Date.now() + maxWaitMs;
+  return async function whileBusy<T>(fn: () => Promise<T>, giveUpAt = Date.now() + maxWaitMs): Promise<T> {
     for (;;) {
       try {
         return await fn();

@@ -2,14 +2,7 @@
 // action per CVM. The action is idempotent like Terraform's phala_cvm_power apply (seed 001): it reads the state
 // first and does nothing when the CVM is already there or on its way, so a retry — or a second worker after a
 // crash — never issues a second start or stop.
-import {
-  ApplicationFailure,
-  activityInfo,
-  cancellationSignal,
-  getClient,
-  heartbeat,
-  sleep,
-} from '@temporalio/activity';
+import { ApplicationFailure, activityInfo, cancellationSignal, getClient, heartbeat } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
@@ -23,6 +16,7 @@ import type {
   TargetRead,
   UnresolvedTarget,
 } from '../workflows/power-types';
+import { busyRetrier, isBusy } from './busy';
 import { classified } from './failures';
 import { WatchFailure, type WatchHub } from './watch-hub';
 
@@ -46,7 +40,6 @@ interface ActionCheckpoint {
   escalatedAtMs?: number;
 }
 
-const isBusy = (err: unknown) => err instanceof PhalaApiError && err.status === 409 && err.retryable;
 const GRPC_NOT_FOUND = 5;
 
 /** A running `deploy-<app>` workflow is the per-app deployment lock (src/workflows/deploy-types.ts). */
@@ -74,20 +67,8 @@ function identifies(target: string, cvm: { vm_uuid?: string | null; id?: unknown
 
 export function createPowerActivities(deps: PowerActivityDeps) {
   const { phala, hub } = deps;
-  const busyRetryMs = deps.busyRetryMs ?? 2000;
-  const busyMaxWaitMs = deps.busyMaxWaitMs ?? 120_000;
   const isAppLocked = deps.isAppLocked ?? deployHoldsApp;
-
-  async function whileBusy<T>(fn: () => Promise<T>, giveUpAt = Date.now() + busyMaxWaitMs): Promise<T> {
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isBusy(err) || Date.now() + busyRetryMs > giveUpAt) throw err;
-        await sleep(busyRetryMs);
-      }
-    }
-  }
+  const whileBusy = busyRetrier(deps);
 
   async function readOne(cvmId: string): Promise<{ status: string; inProgress: boolean }> {
     const res = await phala.getStatusBatch([cvmId], { signal: cancellationSignal() });
