@@ -65,6 +65,12 @@ export interface WatchRequest {
   signal?: AbortSignal;
   onState?: (state: ObservedState) => void;
   stream?: StreamParams;
+  /**
+   * Cover this CVM by the batched poll only. For bulk waits (a power schedule acting on hundreds of CVMs at once):
+   * the few streams would churn through them milliseconds apart, each an extra request, where the one batch poll
+   * per tick already covers them all.
+   */
+  pollOnly?: boolean;
 }
 
 interface Waiter extends WatchRequest {
@@ -109,7 +115,8 @@ export class WatchHub {
     this.opts = {
       maxStreams: opts.maxStreams ?? 4,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
-      batchSize: opts.batchSize ?? 100,
+      // The status batch has no documented size limit (reference §3.8); 1,000 ids are ~40 KB of request.
+      batchSize: opts.batchSize ?? 1000,
       streamBackoffMs: opts.streamBackoffMs ?? 2000,
       missingPollsToFail: opts.missingPollsToFail ?? 2,
     };
@@ -223,7 +230,7 @@ export class WatchHub {
     if (this.closing.signal.aborted) return;
     const now = Date.now();
     const candidates = [...this.watched.entries()]
-      .filter(([, e]) => !e.stream && e.streamBlockedUntil <= now)
+      .filter(([, e]) => !e.stream && e.streamBlockedUntil <= now && [...e.waiters].some((w) => !w.pollOnly))
       .sort((a, b) => a[1].since - b[1].since);
     for (const [cvmId, entry] of candidates) {
       if (this.activeStreams >= this.opts.maxStreams) return;

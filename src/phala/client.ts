@@ -395,6 +395,15 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     })) as CvmList<V>;
   }
 
+  /**
+   * `GET /cvms` (reference §4 row 5b): every CVM of the workspace in one response, no pages. One request instead of
+   * `total / 100` page requests, for callers that need the whole fleet (power schedules resolving their targets).
+   */
+  async listAllCvms(opts: CallOptions = {}): Promise<CvmList<V>['items']> {
+    const schema: z.ZodType = this.schemas.appCvms;
+    return (await this.request('GET', '/cvms', { ...opts, schema })) as CvmList<V>['items'];
+  }
+
   /** `GET /cvms/{id}/state` without `target`: the current state as JSON (see watch.ts for the stream). */
   async getCvmState(id: CvmIdentifier, opts: CallOptions = {}) {
     return this.request('GET', '/cvms/{id}/state', { ...opts, params: cvm(id), schema: CvmStateSchema });

@@ -1,7 +1,10 @@
 // The power schedule: one long-running workflow per schedule (`power-<name>`) that converges its CVMs to the
-// calendar's desired power state. Each evaluation reads every target in one batched activity, decides per CVM
-// (src/workflows/power-decide.ts), and launches power actions that run beside the loop, so a CVM that hangs never
-// holds up the others or the next transition. Between evaluations it sleeps until the next calendar change, drift
+// calendar's desired power state. Each evaluation reads the targets' statuses in one batched activity (and lists the
+// fleet to resolve the targets only at a run's start, after an apply and right after a transition), decides per CVM
+// (src/workflows/power-decide.ts), and launches power actions that run beside the loop — one activity per action and
+// up to `batchSize` CVMs, with an outcome per CVM — so a CVM that hangs never holds up the others or the next
+// transition. Histories from before batching (no 'power-batched-actions' marker) replay the one-activity-per-CVM
+// path. Between evaluations it sleeps until the next calendar change, drift
 // check, override expiry or retry, whichever comes first. Overrides are expiring leases set through validated
 // Updates; the full state moves to a fresh run (continue-as-new) before the history grows large.
 import {
@@ -11,6 +14,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -53,6 +57,9 @@ import {
   type Override,
   type OverrideView,
   type PowerAction,
+  type PowerActionResult,
+  type PowerBatchItem,
+  type PowerBatchRequest,
   type PowerConfig,
   type PowerRecord,
   type PowerScheduleInput,
@@ -64,6 +71,7 @@ import {
   type RecordKind,
   resumeUpdate,
   type ScheduleClock,
+  type StatusRead,
   skipNextTransitionUpdate,
   type TargetRead,
   type TransitionView,
@@ -75,7 +83,12 @@ const DEFAULTS = {
   maxRecords: 100,
   apiAttemptTimeoutMs: 30_000,
   heartbeatTimeoutMs: 20_000,
+  batchSize: 200,
 };
+/** Real time a batch may spend issuing its calls (16 at a time) on top of one action's allowances. */
+const BATCH_ISSUE_ALLOWANCE_MS = 60_000;
+/** Temporal fires shorter timers late (after about a second): a drift check due this close to a change is folded. */
+const TIMER_FLOOR_MS = 1000;
 /** Time an action may spend waiting out 409 "busy" before its first call lands (the activity's own cap). */
 const BUSY_ALLOWANCE_MS = 150_000;
 
@@ -100,6 +113,12 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     overrideSeq: 0,
   };
   st.runs++;
+  // One activity per action for a batch of CVMs, drift checks that read statuses only. Decided once per run.
+  const batched = patched('power-batched-actions');
+  /** Whether the next evaluation lists the fleet to resolve the targets (each run's first one does). */
+  let listNeeded = true;
+  /** Workflow time of the last deployment-lock check, which the batch activity trusts while it is fresh. */
+  let locksCheckedAtMs: number | undefined;
   const memory = new Map(st.cvms.map((c) => [c.cvmId, c]));
   /** Power actions running beside the loop, one per CVM at most. */
   const inFlight = new Map<string, InFlight>();
@@ -131,6 +150,19 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         maximumInterval: 10_000,
         maximumAttempts: 3,
         nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'PowerTimeout'],
+      },
+    });
+  const batchActivities = () =>
+    proxyActivities<PowerActivities>({
+      startToCloseTimeout:
+        config.stop.shutdownTimeoutMs + config.waitTimeoutMs + BUSY_ALLOWANCE_MS + BATCH_ISSUE_ALLOWANCE_MS,
+      heartbeatTimeout: tuning.heartbeatTimeoutMs,
+      retry: {
+        initialInterval: 1000,
+        backoffCoefficient: 2,
+        maximumInterval: 10_000,
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
       },
     });
 
@@ -278,8 +310,8 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     m.deferred = held;
   }
 
-  function launch(m: CvmMemory, action: PowerAction, eff: Effective, d: Decision): void {
-    const restartKey = eff.restartKey;
+  /** Records an action as it starts; its outcome is filled in when it ends. */
+  function startAction(m: CvmMemory, action: PowerAction, eff: Effective, d: Decision): PowerRecord {
     const why = d.drift
       ? `drift since ${iso(m.driftSinceMs ?? now())} lasted the grace period`
       : (m.owedReason ?? eff.cause);
@@ -292,11 +324,67 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       to: action === 'stop' ? 'stopped' : 'running',
     });
     m.lastAction = { action, atMs: rec.atMs };
-    const running: InFlight = {
-      action,
-      target: action === 'stop' ? 'stopped' : 'running',
-      scope: new CancellationScope(),
-    };
+    return rec;
+  }
+
+  function newInFlight(action: PowerAction): InFlight {
+    return { action, target: action === 'stop' ? 'stopped' : 'running', scope: new CancellationScope() };
+  }
+
+  /** An action that ended without error: done, already there, issued, or deferred to a deployment. */
+  function actionEnded(
+    m: CvmMemory,
+    rec: PowerRecord,
+    action: PowerAction,
+    r: PowerActionResult,
+    restartKey: string | undefined,
+  ): void {
+    rec.outcome = r.escalated ? `${r.outcome} (graceful shutdown timed out; force-stopped)` : r.outcome;
+    Object.assign(m, { status: r.status, inProgress: r.outcome === 'issued' });
+    if (r.outcome === 'deferred') {
+      heldByDeployment(m, `a deployment took the app just before the ${action}`);
+      dirty = true;
+      return;
+    }
+    Object.assign(m, { failures: 0, retryAtMs: undefined });
+    if (restartKey !== undefined && action !== 'stop') m.restartedKey = restartKey;
+    if (r.outcome !== 'issued') Object.assign(m, { owed: undefined, owedReason: undefined });
+  }
+
+  function actionCancelled(rec: PowerRecord, running: InFlight): void {
+    const by = running.supersededBy;
+    rec.outcome = by ? `superseded: ${by} is desired now` : 'cancelled';
+    // The loop decides this CVM again now that the action has let go of it.
+    if (by) dirty = true;
+  }
+
+  function actionFailed(m: CvmMemory, rec: PowerRecord, action: PowerAction, message: string): void {
+    m.failures++;
+    m.retryAtMs = now() + retryDelayMs(m.failures, config.retry);
+    m.lastError = message;
+    // A failed action stays owed, so it is retried after the back-off in either mode.
+    m.owed ??= action === 'stop' ? 'stopped' : 'running';
+    rec.outcome = 'failed';
+    const shown = action === 'stop' ? config.stop.action : action;
+    record('failed', `${shown} ${m.name} failed (#${m.failures}): ${message}; retry at ${iso(m.retryAtMs)}`, {
+      cvmId: m.cvmId,
+      app: m.app,
+      action: shown,
+    });
+    dirty = true;
+  }
+
+  function actionFinished(m: CvmMemory, rec: PowerRecord): void {
+    rec.endedAtMs = now();
+    if (m.lastAction) m.lastAction.outcome = rec.outcome;
+    inFlight.delete(m.cvmId);
+  }
+
+  /** One activity per CVM: the path of histories from before batching. */
+  function launch(m: CvmMemory, action: PowerAction, eff: Effective, d: Decision): void {
+    const restartKey = eff.restartKey;
+    const rec = startAction(m, action, eff, d);
+    const running = newInFlight(action);
     inFlight.set(m.cvmId, running);
     const request = {
       cvmId: m.cvmId,
@@ -309,43 +397,78 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     const activities = powerActivities();
     void (async () => {
       try {
-        const r = await running.scope.run(() => activities.powerCvm(request));
-        rec.outcome = r.escalated ? `${r.outcome} (graceful shutdown timed out; force-stopped)` : r.outcome;
-        Object.assign(m, { status: r.status, inProgress: r.outcome === 'issued' });
-        if (r.outcome === 'deferred') {
-          heldByDeployment(m, `a deployment took the app just before the ${action}`);
-          dirty = true;
-          return;
-        }
-        Object.assign(m, { failures: 0, retryAtMs: undefined });
-        if (restartKey !== undefined && action !== 'stop') m.restartedKey = restartKey;
-        if (r.outcome !== 'issued') Object.assign(m, { owed: undefined, owedReason: undefined });
+        actionEnded(m, rec, action, await running.scope.run(() => activities.powerCvm(request)), restartKey);
       } catch (err) {
-        if (isCancellation(err)) {
-          const by = running.supersededBy;
-          rec.outcome = by ? `superseded: ${by} is desired now` : 'cancelled';
-          // The loop decides this CVM again now that the action has let go of it.
-          if (by) dirty = true;
-          return;
-        }
-        m.failures++;
-        m.retryAtMs = now() + retryDelayMs(m.failures, config.retry);
-        m.lastError = failureMessage(err);
-        // A failed action stays owed, so it is retried after the back-off in either mode.
-        m.owed ??= action === 'stop' ? 'stopped' : 'running';
-        rec.outcome = 'failed';
-        record('failed', `${shown} ${m.name} failed (#${m.failures}): ${m.lastError}; retry at ${iso(m.retryAtMs)}`, {
-          cvmId: m.cvmId,
-          app: m.app,
-          action: shown,
-        });
-        dirty = true;
+        if (isCancellation(err)) actionCancelled(rec, running);
+        else actionFailed(m, rec, action, failureMessage(err));
       } finally {
-        rec.endedAtMs = now();
-        if (m.lastAction) m.lastAction.outcome = rec.outcome;
-        inFlight.delete(m.cvmId);
+        actionFinished(m, rec);
       }
     })();
+  }
+
+  /** One activity for a batch of CVMs with the same action; each CVM's outcome is its own. */
+  function launchBatch(action: PowerAction, items: { m: CvmMemory; d: Decision }[], eff: Effective): void {
+    const restartKey = eff.restartKey;
+    const running = newInFlight(action);
+    const started = items.map(({ m, d }) => ({ m, rec: startAction(m, action, eff, d) }));
+    for (const { m } of started) inFlight.set(m.cvmId, running);
+    const request: PowerBatchRequest = {
+      cvms: items.map(({ m }) => ({ cvmId: m.cvmId, app: m.app })),
+      action,
+      stop: config.stop,
+      waitForState: config.waitForState,
+      waitTimeoutMs: config.waitTimeoutMs,
+      ...(locksCheckedAtMs !== undefined ? { locksCheckedAtMs } : {}),
+    };
+    const activities = batchActivities();
+    void (async () => {
+      let results: Map<string, PowerBatchItem> | undefined;
+      let failure: unknown;
+      try {
+        const items = await running.scope.run(() => activities.powerCvms(request));
+        results = new Map(items.map((r) => [r.cvmId, r]));
+      } catch (err) {
+        failure = err;
+      }
+      for (const { m, rec } of started) {
+        const r = results?.get(m.cvmId);
+        if (r && r.outcome !== 'failed') actionEnded(m, rec, action, r, restartKey);
+        else if (failure !== undefined && isCancellation(failure)) actionCancelled(rec, running);
+        else {
+          actionFailed(m, rec, action, r?.outcome === 'failed' ? r.error : failureMessage(failure));
+          // A CVM that is gone is dropped by the next listing.
+          if (r?.outcome === 'failed' && r.gone) listNeeded = true;
+        }
+        actionFinished(m, rec);
+      }
+    })();
+  }
+
+  /**
+   * Reads the CVMs' current state. Before batching: a full listing each time. Batched: the known CVMs' statuses in
+   * one call, and a listing (to resolve the targets) only when one is needed — at a run's start, after an apply,
+   * while a target is unresolved, and right after a transition, which acts on the CVMs it knows first because a
+   * listing of thousands of CVMs takes the API a while. Returns the CVMs not to decide on now (gone).
+   */
+  async function read(eff: Effective, transitioned: boolean): Promise<Set<string>> {
+    const list = !batched || memory.size === 0 || st.unresolved.length > 0 || (listNeeded && !transitioned);
+    if (list) {
+      mergeTargets(await api.powerReadTargets({ targets: config.targets }), eff);
+      listNeeded = false;
+      return new Set();
+    }
+    const r: StatusRead = await api.powerReadStatuses({ cvmIds: [...memory.keys()] });
+    for (const [cvmId, s] of Object.entries(r.statuses)) {
+      const m = memory.get(cvmId);
+      if (m) Object.assign(m, { status: s.status, inProgress: s.inProgress });
+    }
+    // The listing right after a transition (or after a CVM vanished) runs at once, beside the actions.
+    if (transitioned || r.missing.length) {
+      listNeeded = true;
+      dirty = true;
+    }
+    return new Set(r.missing);
   }
 
   async function evaluate(): Promise<void> {
@@ -353,10 +476,11 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     const t = now();
     expireOverrides(t);
     const eff = effectiveDesired(config.calendar, st.overrides, t);
+    const transitioned = eff.key !== st.lastEffectiveKey;
     noteTransition(eff);
-    let read: TargetRead;
+    let gone: Set<string>;
     try {
-      read = await api.powerReadTargets({ targets: config.targets });
+      gone = await read(eff, transitioned);
     } catch (err) {
       if (isCancellation(err)) throw err;
       const message = failureMessage(err);
@@ -367,15 +491,15 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       return;
     }
     readError = undefined;
-    mergeTargets(read, eff);
 
-    const cvms = [...memory.values()];
+    const cvms = [...memory.values()].filter((m) => !gone.has(m.cvmId));
     const first = cvms.map((m) => decideFor(m, eff, t, false));
     const wanting = [...new Set(cvms.filter((_, i) => isAction(first[i]!)).map((m) => m.app))];
     let locked = new Set<string>();
     if (wanting.length) {
       try {
         locked = new Set(await api.powerLockedApps({ apps: wanting }));
+        locksCheckedAtMs = Date.now();
       } catch (err) {
         if (isCancellation(err)) throw err;
         // Acting without knowing whether a deployment holds the app could stop a CVM mid-rollout: wait instead.
@@ -384,18 +508,27 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       }
     }
     const decisions: CvmDecision[] = [];
+    const batches = new Map<PowerAction, { m: CvmMemory; d: Decision }[]>();
     cvms.forEach((m, i) => {
       const d = locked.has(m.app) ? decideFor(m, eff, t, true) : first[i]!;
       const actual = m.status;
       const running = inFlight.get(m.cvmId)?.action;
       bookkeep(m, d, eff, t);
-      if (isAction(d)) launch(m, d.kind, eff, d);
+      if (isAction(d)) {
+        if (!batched) launch(m, d.kind, eff, d);
+        else if (batches.has(d.kind)) batches.get(d.kind)!.push({ m, d });
+        else batches.set(d.kind, [{ m, d }]);
+      }
       // An action launched by an earlier evaluation is what is happening to this CVM now, so that is what to show.
       const shown = running
         ? { decision: running, reason: `${running} in progress since ${iso(m.lastAction?.atMs ?? t)}` }
         : { decision: d.kind, reason: d.reason };
       decisions.push({ cvmId: m.cvmId, name: m.name, actual, desired: eff.state, drift: d.drift, ...shown });
     });
+    for (const [action, items] of batches) {
+      for (let i = 0; i < items.length; i += tuning.batchSize)
+        launchBatch(action, items.slice(i, i + tuning.batchSize), eff);
+    }
     st.lastEvaluationMs = t;
     lastReport = { atMs: t, desired: desiredView(eff), decisions, unresolved: st.unresolved };
     evalDone = mine;
@@ -407,7 +540,11 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     const change = nextChange(config.calendar, t);
     // A drift check due shortly before a calendar change is folded into it: the change reads every CVM anyway.
     const driftCheck = t + config.driftCheckIntervalMs;
-    const folds = change && change.atMs > driftCheck && change.atMs - driftCheck < config.driftCheckIntervalMs / 2;
+    const gap = change ? change.atMs - driftCheck : 0;
+    const folds =
+      change &&
+      gap > 0 &&
+      (gap < config.driftCheckIntervalMs / 2 || (batched && realDelayMs(clock, gap) < TIMER_FLOOR_MS));
     const candidates = [folds ? change.atMs : driftCheck];
     if (change) candidates.push(change.atMs);
     for (const o of st.overrides)
@@ -437,6 +574,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       );
       config = next;
       st.applies++;
+      listNeeded = true;
       record(
         'applied',
         created ? 'schedule created' : changed.length ? `changed: ${changed.join(', ')}` : 'applied without changes',

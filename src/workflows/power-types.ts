@@ -63,6 +63,8 @@ export interface PowerTuning {
   apiAttemptTimeoutMs?: number;
   /** Power-action heartbeat timeout: how fast a dead worker is noticed. Default 20 s. */
   heartbeatTimeoutMs?: number;
+  /** Most CVMs one power-action activity acts on (one status read, calls 16 at a time). Default 200. */
+  batchSize?: number;
 }
 
 export type OverrideKind = 'keepRunning' | 'keepStopped' | 'skip' | 'pause';
@@ -190,6 +192,27 @@ export interface PowerActionRequest {
   stop: { action: StopAction; shutdownTimeoutMs: number };
   waitForState: boolean;
   waitTimeoutMs: number;
+}
+
+/** One activity acting on many CVMs with the same action and settings. */
+export interface PowerBatchRequest extends Omit<PowerActionRequest, 'cvmId' | 'app'> {
+  cvms: { cvmId: string; app: string }[];
+  /**
+   * When the workflow last checked these apps' deployment locks (workflow time, real ms). A check younger than a
+   * couple of seconds is not repeated by the activity.
+   */
+  locksCheckedAtMs?: number;
+}
+
+/** Per CVM, in request order: what happened, or why it failed (the others are not held up by one failure). */
+export type PowerBatchItem =
+  | ({ cvmId: string } & PowerActionResult)
+  | { cvmId: string; outcome: 'failed'; error: string; gone?: boolean };
+
+/** Current statuses of known CVMs, read in one batch; `missing` ones no longer exist (or left the workspace). */
+export interface StatusRead {
+  statuses: Record<string, { status: string; inProgress: boolean }>;
+  missing: string[];
 }
 
 export interface PowerActionResult {

@@ -243,7 +243,7 @@ describe('power schedule on the real stack', () => {
     expect(final.recent.at(-1)).toMatchObject({ kind: 'deleted' });
     await sleep(500);
     expect(stack.sim.requests({ method: 'POST' }).length).toBe(before);
-    await expectEveryRunReplays(s.name, status.run.runs, 'power-calendar');
+    await expectEveryRunReplays(s.name, status.run.runs, 'power-batched-calendar');
   });
 
   it('a manual start is left alone in transitions mode and corrected after the grace period in enforce mode', async () => {
@@ -478,7 +478,7 @@ describe('power schedule on the real stack', () => {
     ).toBe(true);
     expect(end.cvms.every((c) => c.inState && c.failures === 0)).toBe(true);
     await deletePowerSchedule(stack.client, s.name);
-    await expectEveryRunReplays(s.name, end.run.runs, 'power-stuck-cvm');
+    await expectEveryRunReplays(s.name, end.run.runs, 'power-batched-stuck-cvm');
   });
 
   it('the CLI applies, shows, overrides, pauses, resumes and deletes a schedule (real clock)', async () => {

@@ -7,7 +7,12 @@ import { createPowerActivities } from '../../src/activities/power-activities';
 import { WatchHub } from '../../src/activities/watch-hub';
 import type { PhalaClient } from '../../src/phala/client';
 import { PhalaApiError } from '../../src/phala/errors';
-import type { PowerActionRequest, TargetRead } from '../../src/workflows/power-types';
+import type {
+  PowerActionRequest,
+  PowerBatchItem,
+  PowerBatchRequest,
+  TargetRead,
+} from '../../src/workflows/power-types';
 
 interface FakeCvm {
   name: string;
@@ -23,13 +28,22 @@ class FakeApi {
   refuse = new Set<string>();
   /** CVMs whose actions never finish (except a force stop). */
   never = new Set<string>();
+  /** The unpaginated `GET /cvms` answers 404 (an API without it); listings then go page by page. */
+  noFullList = false;
+  /** API calls in flight now, and the most there ever were. */
+  inFlight = 0;
+  peakInFlight = 0;
+  lists = 0;
 
   add(cvmId: string, name: string, status: string) {
     this.cvms.set(cvmId, { name, status, inProgress: false });
   }
 
-  private act(kind: string, cvmId: string, moving: string, done: string) {
+  private async act(kind: string, cvmId: string, moving: string, done: string) {
     this.calls.push(`${kind} ${cvmId}`);
+    this.peakInFlight = Math.max(this.peakInFlight, ++this.inFlight);
+    await new Promise((r) => setTimeout(r, 2));
+    this.inFlight--;
     if (this.refuse.has(kind))
       throw new PhalaApiError({
         message: 'operation in progress',
@@ -42,6 +56,16 @@ class FakeApi {
     if (this.never.has(cvmId)) return {};
     setTimeout(() => Object.assign(cvm, { status: done, inProgress: false }), 20);
     return {};
+  }
+
+  private items() {
+    return [...this.cvms.entries()].map(([id, c]) => ({
+      id: `cvm_${id.slice(0, 6)}`,
+      vm_uuid: id,
+      name: c.name,
+      status: c.status,
+      progress: null,
+    }));
   }
 
   client(): PhalaClient {
@@ -62,16 +86,19 @@ class FakeApi {
               { vm_uuid: id, status: this.cvms.get(id)!.status, in_progress: this.cvms.get(id)!.inProgress },
             ]),
         ),
-      listCvms: async () => ({
-        items: [...this.cvms.entries()].map(([id, c]) => ({
-          id: `cvm_${id.slice(0, 6)}`,
-          vm_uuid: id,
-          name: c.name,
-          status: c.status,
-          progress: null,
-        })),
-        pages: 1,
-      }),
+      listAllCvms: async () => {
+        this.calls.push('list');
+        if (this.noFullList)
+          throw new PhalaApiError({ message: 'Not Found', status: 404, endpoint: 'GET /cvms', retryable: false });
+        this.lists++;
+        await new Promise((r) => setTimeout(r, 20));
+        return this.items();
+      },
+      listCvms: async ({ page }: { page: number }) => {
+        this.calls.push(`list page ${page}`);
+        const all = this.items();
+        return { items: all.slice((page - 1) * 2, page * 2), pages: Math.ceil(all.length / 2) };
+      },
     };
     return api as unknown as PhalaClient;
   }
@@ -98,6 +125,15 @@ function setup(opts: { locked?: string[] } = {}) {
     isAppLocked: async (app) => opts.locked?.includes(app) ?? false,
   });
   const env = new MockActivityEnvironment();
+  const batch = (
+    req: Partial<PowerBatchRequest> & Pick<PowerBatchRequest, 'cvms' | 'action'>,
+  ): Promise<PowerBatchItem[]> =>
+    env.run(acts.powerCvms, {
+      stop: { action: 'shutdown' as const, shutdownTimeoutMs: 200 },
+      waitForState: true,
+      waitTimeoutMs: 1_000,
+      ...req,
+    });
   const run = (req: Partial<PowerActionRequest> & Pick<PowerActionRequest, 'cvmId' | 'action'>) =>
     env.run(acts.powerCvm, {
       app: 'web-app',
@@ -106,7 +142,7 @@ function setup(opts: { locked?: string[] } = {}) {
       waitTimeoutMs: 1_000,
       ...req,
     });
-  return { api, acts, env, run, close: () => hub.close() };
+  return { api, acts, env, run, batch, close: () => hub.close() };
 }
 
 const ID = 'a1b2c3d4e5f6';
@@ -243,7 +279,119 @@ describe('powerCvm', () => {
   });
 });
 
+describe('powerCvms', () => {
+  const fleet = (t: ReturnType<typeof setup>, n: number, status: string, app = (i: number) => `app-${i % 3}`) =>
+    Array.from({ length: n }, (_, i) => {
+      const cvmId = `cvm${String(i).padStart(3, '0')}`;
+      t.api.add(cvmId, app(i), status);
+      return { cvmId, app: app(i) };
+    });
+
+  it('acts on every CVM of the batch once, with at most 16 calls in flight', async () => {
+    const t = setup();
+    const cvms = fleet(t, 40, 'running');
+    const items = await t.batch({ cvms, action: 'stop', stop: { action: 'stop', shutdownTimeoutMs: 0 } });
+    expect(items.map((i) => [i.cvmId, i.outcome])).toEqual(cvms.map((c) => [c.cvmId, 'done']));
+    expect(t.api.calls.filter((c) => c.startsWith('stop ')).sort()).toEqual(cvms.map((c) => `stop ${c.cvmId}`));
+    expect(t.api.peakInFlight).toBeGreaterThan(1);
+    expect(t.api.peakInFlight).toBeLessThanOrEqual(16);
+    t.close();
+  });
+
+  it('reports each CVM on its own: one that never stops fails, the others are done, one already there is left', async () => {
+    const t = setup();
+    const cvms = fleet(t, 3, 'stopped');
+    t.api.cvms.get('cvm001')!.status = 'running';
+    t.api.never.add('cvm002');
+    const items = await t.batch({ cvms, action: 'start', waitTimeoutMs: 150 });
+    expect(items).toMatchObject([
+      { cvmId: 'cvm000', outcome: 'done', status: 'running' },
+      { cvmId: 'cvm001', outcome: 'already', status: 'running' },
+      {
+        cvmId: 'cvm002',
+        outcome: 'failed',
+        error: 'CVM cvm002 did not reach running in time (last status starting)',
+      },
+    ]);
+    const again = await t.batch({ cvms: cvms.slice(0, 1), action: 'start' });
+    expect(again).toMatchObject([{ cvmId: 'cvm000', outcome: 'already' }]);
+    expect(t.api.calls.filter((c) => c.startsWith('start '))).toEqual(['start cvm000', 'start cvm002']);
+    t.close();
+  });
+
+  it('defers the CVMs of an app a deployment holds and acts on the rest', async () => {
+    const t = setup({ locked: ['app-1'] });
+    const cvms = fleet(t, 3, 'running');
+    const items = await t.batch({ cvms, action: 'stop', stop: { action: 'stop', shutdownTimeoutMs: 0 } });
+    expect(items.map((i) => i.outcome)).toEqual(['done', 'deferred', 'done']);
+    expect(t.api.calls).not.toContain('stop cvm001');
+    t.close();
+  });
+
+  it('trusts a lock check the workflow made a moment ago', async () => {
+    const t = setup({ locked: ['app-1'] });
+    const cvms = fleet(t, 3, 'running');
+    const items = await t.batch({
+      cvms,
+      action: 'stop',
+      stop: { action: 'stop', shutdownTimeoutMs: 0 },
+      locksCheckedAtMs: Date.now(),
+    });
+    expect(items.map((i) => i.outcome)).toEqual(['done', 'done', 'done']);
+    t.close();
+  });
+
+  it('names a CVM that no longer exists as gone, without failing the batch', async () => {
+    const t = setup();
+    const cvms = [...fleet(t, 1, 'stopped'), { cvmId: 'deleted1', app: 'app-9' }];
+    const items = await t.batch({ cvms, action: 'start' });
+    expect(items).toMatchObject([
+      { cvmId: 'cvm000', outcome: 'done' },
+      { cvmId: 'deleted1', outcome: 'failed', gone: true, error: 'CVM deleted1 no longer exists' },
+    ]);
+    t.close();
+  });
+});
+
+describe('powerReadStatuses', () => {
+  it('reads the known CVMs in one call and names the missing ones', async () => {
+    const t = setup();
+    t.api.add('aaa111', 'web-app', 'running');
+    t.api.add('bbb222', 'web-app', 'stopping');
+    t.api.cvms.get('bbb222')!.inProgress = true;
+    await expect(t.env.run(t.acts.powerReadStatuses, { cvmIds: ['aaa111', 'bbb222', 'zzz999'] })).resolves.toEqual({
+      statuses: {
+        aaa111: { status: 'running', inProgress: false },
+        bbb222: { status: 'stopping', inProgress: true },
+      },
+      missing: ['zzz999'],
+    });
+    expect(t.api.calls).toEqual([]);
+    t.close();
+  });
+});
+
 describe('powerReadTargets', () => {
+  it('lists the fleet once for schedules that ask at the same time, and pages where GET /cvms is missing', async () => {
+    const t = setup();
+    t.api.add('aaa111', 'web-app', 'running');
+    t.api.add('bbb222', 'db-app', 'running');
+    t.api.add('ccc333', 'db-app', 'stopped');
+    const reads = await Promise.all(
+      ['web-app', 'db-app', 'web-app'].map(
+        (app): Promise<TargetRead> => t.env.run(t.acts.powerReadTargets, { targets: { apps: [app], cvms: [] } }),
+      ),
+    );
+    expect(reads.map((r) => r.cvms.length)).toEqual([1, 2, 1]);
+    expect(t.api.lists).toBe(1);
+    t.api.noFullList = true;
+    t.api.calls = [];
+    const paged: TargetRead = await t.env.run(t.acts.powerReadTargets, { targets: { apps: ['db-app'], cvms: [] } });
+    expect(paged.cvms.map((c) => c.cvmId)).toEqual(['bbb222', 'ccc333']);
+    expect(t.api.calls).toEqual(['list', 'list page 1', 'list page 2']);
+    t.close();
+  });
+
   it('resolves apps by name and CVMs by any id form, reads statuses, and names what it could not find', async () => {
     const t = setup();
     const uuid = '7f3a1c2e-1111-4222-8333-444455556666';

@@ -19,6 +19,10 @@ describe('recorded histories replay against the current workflows', () => {
         'bluegreen-promoted.json',
         'rollout-budget-exceeded.json',
         'power-calendar.json',
+        // Power schedules after 'power-batched-actions'; the two above without it (before batching).
+        'power-batched-calendar.json',
+        'power-batched-stuck-cvm.json',
+        'power-stuck-cvm.json',
       ]),
     );
   });

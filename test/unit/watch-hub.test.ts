@@ -75,6 +75,25 @@ describe('WatchHub', () => {
     hub.close();
   });
 
+  it('covers poll-only waiters by the batch alone, while other waiters still get streams', async () => {
+    const src = new FakeSource();
+    const bulk = Array.from({ length: 30 }, (_, i) => `bulk-${i}`);
+    for (const id of [...bulk, 'single']) src.set(id, 'stopping', true);
+    const hub = new WatchHub(src, { maxStreams: 4, pollIntervalMs: 20 });
+    const deadlineMs = Date.now() + 5000;
+    const waits = bulk.map((cvmId) => hub.watch({ cvmId, target: 'stopped', deadlineMs, pollOnly: true }));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(hub.activeStreams).toBe(0);
+    const single = hub.watch({ cvmId: 'single', target: 'stopped', deadlineMs });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(hub.activeStreams).toBe(1);
+    for (const id of [...bulk, 'single']) src.set(id, 'stopped');
+    await Promise.all([...waits, single]);
+    expect(hub.stats.streamsOpened).toBe(1);
+    expect(src.batchCalls).toBeGreaterThan(0);
+    hub.close();
+  });
+
   it('never holds more streams than allowed and covers the rest by batched polling', async () => {
     const src = new FakeSource();
     const ids = Array.from({ length: 250 }, (_, i) => `cvm-${i}`);
