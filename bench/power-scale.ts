@@ -7,6 +7,7 @@
 // and its lateness (issued-at − due-at) is converted back to real time.
 //
 //   npx tsx bench/power-scale.ts [--quick] [--cvms N] [--speed N] [--mapping schedule|shard|cvm] [--shard-size N]
+//                                [--worker-heap-mib N]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -46,6 +47,8 @@ export interface PowerScaleOptions {
   /** Experiments only: worker / workflow knobs other than the production defaults. */
   tuning?: WorkerProcessConfig['tuning'];
   powerTuning?: PowerTuning;
+  /** Experiments only: cap the worker's V8 heap (MiB), as a container memory limit would. */
+  workerHeapMiB?: number;
 }
 
 const DAY = 86_400_000;
@@ -250,14 +253,17 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
 
   const client = await benchClient(ctx);
   const taskQueue = uniqueName('bench-power');
-  const worker = await spawnWorkerProcess({
-    temporal: ctx.temporal,
-    taskQueue,
-    codecKeyText: ctx.codecKeyText,
-    phalaUrl: sim.url,
-    apiKey: BENCH_API_KEY,
-    tuning: opts.tuning,
-  });
+  const worker = await spawnWorkerProcess(
+    {
+      temporal: ctx.temporal,
+      taskQueue,
+      codecKeyText: ctx.codecKeyText,
+      phalaUrl: sim.url,
+      apiKey: BENCH_API_KEY,
+      tuning: opts.tuning,
+    },
+    { heapMiB: opts.workerHeapMiB },
+  );
   let rss: ReturnType<typeof sampleMax> | undefined;
   let progress: NodeJS.Timeout | undefined;
   try {
@@ -372,7 +378,10 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
         speed,
         calendarWindow: `${new Date(START).toISOString()} + ${round(days * 24, 1)} h`,
         simulator: 'default delays scaled by 1/speed, jitter ±20%',
-        worker: opts.tuning ? opts.tuning : 'separate process, createWorker defaults',
+        worker: {
+          ...(opts.tuning ? { tuning: opts.tuning } : { tuning: 'createWorker defaults' }),
+          ...(opts.workerHeapMiB ? { heapMiB: opts.workerHeapMiB } : {}),
+        },
       },
       figures: {
         transitions_expected: expectedTotal,
@@ -388,7 +397,7 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
         power_calls: powerCalls,
         power_calls_refused: refused,
         status_batch_calls: byRoute['POST /status/batch'] ?? 0,
-        list_calls: byRoute['GET /cvms/paginated'] ?? 0,
+        list_calls: (byRoute['GET /cvms'] ?? 0) + (byRoute['GET /cvms/paginated'] ?? 0),
         sse_streams_opened: final.hub.streamsOpened,
         history_events: history.events,
         history_events_per_cvm_per_day: round(history.events / n / days, 2),
@@ -482,6 +491,7 @@ async function main(): Promise<void> {
       timeScale: speed ? 1 / speed : undefined,
       mapping: argValue(args, '--mapping') as Mapping | undefined,
       shardSize: num('--shard-size'),
+      workerHeapMiB: num('--worker-heap-mib'),
       ...(num('--max-cached') ? { tuning: { maxCachedWorkflows: num('--max-cached') } } : {}),
     });
     process.stdout.write(

@@ -13,9 +13,13 @@ export interface WorkerProcess {
   output(): string;
 }
 
-export async function spawnWorkerProcess(cfg: WorkerProcessConfig): Promise<WorkerProcess> {
+/** `heapMiB` caps the worker's V8 old space (`--max-old-space-size`), as a container's memory limit would. */
+export async function spawnWorkerProcess(
+  cfg: WorkerProcessConfig,
+  opts: { heapMiB?: number } = {},
+): Promise<WorkerProcess> {
   const child: ChildProcess = fork(ENTRY, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(opts.heapMiB ? [`--max-old-space-size=${opts.heapMiB}`] : [])],
     env: { ...process.env, BENCH_WORKER: JSON.stringify(cfg) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

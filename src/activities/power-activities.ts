@@ -9,6 +9,7 @@ import { ApplicationFailure, activityInfo, cancellationSignal, getClient, heartb
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
+import type { CvmSummary } from '../phala/schemas';
 import { deployWorkflowId } from '../workflows/deploy-types';
 import { phaseOf } from '../workflows/power-decide';
 import type {
@@ -63,8 +64,6 @@ const STREAMED_WAIT_MAX = 4;
 /** Ids per `POST /status/batch` when reading known CVMs. */
 const STATUS_BATCH = 1000;
 
-type CvmInfo = Awaited<ReturnType<PhalaClient['listAllCvms']>>[number];
-
 function resultOf(cp: ActionCheckpoint, outcome: PowerActionResult['outcome'], status: string): PowerActionResult {
   return {
     outcome,
@@ -110,7 +109,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   const isAppLocked = deps.isAppLocked ?? deployHoldsApp;
   const whileBusy = busyRetrier(deps);
   /** The fleet listing in flight, shared by every schedule on this worker that needs it meanwhile. */
-  let listing: Promise<CvmInfo[]> | undefined;
+  let listing: Promise<CvmSummary[]> | undefined;
 
   async function readOne(cvmId: string): Promise<{ status: string; inProgress: boolean }> {
     const res = await phala.getStatusBatch([cvmId], { signal: cancellationSignal() });
@@ -125,12 +124,12 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   }
 
   /** Every CVM of the workspace: `GET /cvms` in one response, or page by page where that endpoint is missing. */
-  async function listFleet(): Promise<CvmInfo[]> {
+  async function listFleet(): Promise<CvmSummary[]> {
     try {
-      return await phala.listAllCvms();
+      return await phala.listCvmSummaries();
     } catch (err) {
       if (!(err instanceof PhalaApiError) || (err.status !== 404 && err.status !== 405)) throw err;
-      const listed: CvmInfo[] = [];
+      const listed: CvmSummary[] = [];
       for (let page = 1; ; page++) {
         const res = await phala.listCvms({ page, pageSize: 100 });
         listed.push(...res.items);
@@ -139,7 +138,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
     }
   }
 
-  function sharedListing(): Promise<CvmInfo[]> {
+  function sharedListing(): Promise<CvmSummary[]> {
     listing ??= listFleet().finally(() => {
       listing = undefined;
     });
@@ -252,7 +251,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
         const live = (await sharedListing()).filter((c) => c.vm_uuid && c.status !== 'deleting');
         const found = new Map<string, TargetCvm>();
         const unresolved: UnresolvedTarget[] = [];
-        const add = (c: CvmInfo) => {
+        const add = (c: CvmSummary) => {
           const cvmId = c.vm_uuid!;
           found.set(cvmId, {
             cvmId,
@@ -262,7 +261,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
             inProgress: Boolean(c.progress?.target),
           });
         };
-        const byName = new Map<string, CvmInfo[]>();
+        const byName = new Map<string, CvmSummary[]>();
         for (const c of live) {
           const same = byName.get(c.name);
           if (same) same.push(c);

@@ -23,6 +23,8 @@ import {
   type CvmList,
   CvmStateSchema,
   CvmStatusBatchSchema,
+  type CvmSummary,
+  CvmSummarySchema,
   ProvisionCvmResponseSchema,
   SCHEMAS_BY_VERSION,
   UpdateAcceptedSchema,
@@ -396,12 +398,18 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
   }
 
   /**
-   * `GET /cvms` (reference §4 row 5b): every CVM of the workspace in one response, no pages. One request instead of
-   * `total / 100` page requests, for callers that need the whole fleet (power schedules resolving their targets).
+   * `GET /cvms` (reference §4 row 5b, every CVM of the workspace in one response, no pages) reduced to `CvmSummary`
+   * items (id, name, status, vm_uuid, instance_id, progress): one request instead of `total / 100` page requests for
+   * scans of the whole fleet that only need identity and power state. Needs the 2026-01-21 shape.
    */
-  async listAllCvms(opts: CallOptions = {}): Promise<CvmList<V>['items']> {
-    const schema: z.ZodType = this.schemas.appCvms;
-    return (await this.request('GET', '/cvms', { ...opts, schema })) as CvmList<V>['items'];
+  async listCvmSummaries(opts: CallOptions = {}): Promise<CvmSummary[]> {
+    if ((this.version as ApiVersion) !== '2026-01-21')
+      throw new PhalaUsageError(
+        'PHALA_INVALID_ARGUMENT',
+        'version',
+        `listCvmSummaries reads the 2026-01-21 list shape; this client uses ${this.version}`,
+      );
+    return this.request('GET', '/cvms', { ...opts, schema: z.array(CvmSummarySchema) });
   }
 
   /** `GET /cvms/{id}/state` without `target`: the current state as JSON (see watch.ts for the stream). */

@@ -276,6 +276,20 @@ export const CvmInfoV20251028Schema = z.looseObject({
   updated_at: optStr,
 });
 
+/**
+ * The few fields of a 2026-01-21 list item that fleet-wide scans need (identity, name, power state). A plain object
+ * schema strips everything else, so a 10,000-CVM listing does not keep ~17 MB of detail alive.
+ */
+export const CvmSummarySchema = z.object({
+  id: str,
+  name: str,
+  status: str,
+  vm_uuid: optStr,
+  instance_id: optStr,
+  progress: z.object({ target: optStr }).nullable().optional(),
+});
+export type CvmSummary = z.output<typeof CvmSummarySchema>;
+
 /** §1.3 page-number pagination of `GET /cvms/paginated`. */
 function paginated<T extends z.ZodType>(item: T) {
   return z.looseObject({ items: z.array(item), total: num, page: num, page_size: num, pages: num });

@@ -119,6 +119,8 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   let listNeeded = true;
   /** Workflow time of the last deployment-lock check, which the batch activity trusts while it is fresh. */
   let locksCheckedAtMs: number | undefined;
+  /** Waits in a row with a target unresolved: its re-check backs off from deferRecheckMs to the drift interval. */
+  let unresolvedWaits = 0;
   const memory = new Map(st.cvms.map((c) => [c.cvmId, c]));
   /** Power actions running beside the loop, one per CVM at most. */
   const inFlight = new Map<string, InFlight>();
@@ -436,7 +438,8 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         if (r && r.outcome !== 'failed') actionEnded(m, rec, action, r, restartKey);
         else if (failure !== undefined && isCancellation(failure)) actionCancelled(rec, running);
         else {
-          actionFailed(m, rec, action, r?.outcome === 'failed' ? r.error : failureMessage(failure));
+          const message = r?.outcome === 'failed' ? r.error : failure ? failureMessage(failure) : 'no outcome reported';
+          actionFailed(m, rec, action, message);
           // A CVM that is gone is dropped by the next listing.
           if (r?.outcome === 'failed' && r.gone) listNeeded = true;
         }
@@ -525,9 +528,9 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         : { decision: d.kind, reason: d.reason };
       decisions.push({ cvmId: m.cvmId, name: m.name, actual, desired: eff.state, drift: d.drift, ...shown });
     });
+    const size = Math.max(1, tuning.batchSize);
     for (const [action, items] of batches) {
-      for (let i = 0; i < items.length; i += tuning.batchSize)
-        launchBatch(action, items.slice(i, i + tuning.batchSize), eff);
+      for (let i = 0; i < items.length; i += size) launchBatch(action, items.slice(i, i + size), eff);
     }
     st.lastEvaluationMs = t;
     lastReport = { atMs: t, desired: desiredView(eff), decisions, unresolved: st.unresolved };
@@ -557,6 +560,11 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     let wait = realDelayMs(clock, soonest - t);
     if (readError !== undefined || [...memory.values()].some((m) => m.deferred === 'locked'))
       wait = Math.min(wait, tuning.deferRecheckMs);
+    // A target not found yet (an app whose first deployment is still provisioning) is looked for again soon, then
+    // less and less often: each look lists the fleet.
+    if (batched && st.unresolved.length > 0)
+      wait = Math.min(wait, tuning.deferRecheckMs * 2 ** Math.min(unresolvedWaits++, 10));
+    else unresolvedWaits = 0;
     return wait;
   }
 

@@ -7,6 +7,7 @@ import { waitForCvmState } from '../../src/phala/watch';
 import { FAST_DELAYS, type SimulatorHandle, startSimulator } from '../../src/simulator';
 
 const API_KEY = 'phak_sim_client_0123456789';
+const SUMMARY = new Set(['id', 'name', 'status', 'vm_uuid', 'instance_id', 'progress']);
 
 let sim: SimulatorHandle;
 let phala: PhalaClient;
@@ -107,6 +108,44 @@ describe('PhalaClient against the simulator', () => {
       expect(gone).toBeInstanceOf(PhalaApiError);
       expect(gone).toMatchObject({ status: 404, code: 'PHALA_NOT_FOUND', retryable: false });
     }
+  });
+
+  it('lists the whole fleet in one request as summaries (identity and power state only)', async () => {
+    const fleet = new PhalaClient({ baseURL: sim.url, apiKey: API_KEY });
+    try {
+      const ids = sim.seedCvms(API_KEY, [
+        { name: 'fleet-a', status: 'running' },
+        { name: 'fleet-b', status: 'stopped' },
+      ]);
+      const before = sim.requests().length;
+      const listed = await fleet.listCvmSummaries();
+      expect(
+        sim
+          .requests()
+          .slice(before)
+          .map((r) => `${r.method} ${r.route}`),
+      ).toEqual(['GET /cvms']);
+      const mine = listed.filter((c) => ids.includes(c.vm_uuid!));
+      expect(mine.map((c) => [c.name, c.status])).toEqual(
+        expect.arrayContaining([
+          ['fleet-a', 'running'],
+          ['fleet-b', 'stopped'],
+        ]),
+      );
+      // Only the summary's fields survive validation.
+      for (const c of mine)
+        expect(Object.keys(c).sort()).toEqual(
+          Object.keys(c)
+            .filter((k) => SUMMARY.has(k))
+            .sort(),
+        );
+      expect(Object.keys(mine[0]!)).toEqual(expect.arrayContaining(['id', 'name', 'status', 'vm_uuid']));
+    } finally {
+      await fleet.close();
+    }
+    const legacy = new PhalaClient({ baseURL: sim.url, apiKey: API_KEY, version: '2025-10-28' });
+    await expect(legacy.listCvmSummaries()).rejects.toThrow(/2026-01-21/);
+    await legacy.close();
   });
 
   it('reports the API’s errors classified', async () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
+import { startDeploy } from '../../src/client/deploy';
 import {
   applyPowerSchedule,
   deletePowerSchedule,
@@ -30,6 +31,7 @@ import {
   type ScheduleClock,
 } from '../../src/workflows/power-types';
 import { recordHistory } from '../support/replay';
+import { testSpec } from '../support/specs';
 import { startStack, type TestStack } from '../support/stack';
 import { TEST_CODEC_KEY_TEXT, TEST_CODEC_KEYS, temporalTarget, uniqueId } from '../support/temporal';
 
@@ -409,6 +411,56 @@ describe('power schedule on the real stack', () => {
     // Re-checked every deferRecheckMs (1 s real = a minute on this clock), plus latency.
     expect(got[0]!.atMs).toBeGreaterThanOrEqual(releasedAt);
     expect(got[0]!.atMs).toBeLessThanOrEqual(releasedAt + 60_000 + LATE_MS);
+    await deletePowerSchedule(stack.client, s.name);
+  });
+
+  it('a schedule applied before its app exists takes the app over soon after its first CVM appears', async () => {
+    const app = uniqueId('future');
+    const s = spec({
+      name: uniqueId('early'),
+      targets: { apps: [app] },
+      calendar: { timezone: 'UTC', default: 'stopped' },
+      // A minute of real time: only the unresolved target's own re-check (1 s, backing off) can be quicker.
+      driftCheckInterval: '1h',
+    });
+    const { result } = await apply(s, '2026-03-02T11:00:00Z');
+    expect(result.evaluation.unresolved).toEqual([{ target: `app ${app}`, reason: 'no live CVM carries this name' }]);
+    const cvm = await createCvm(app);
+    const appearedAt = Date.now();
+    await until(`${app} stopped by the schedule`, () => view(cvm).status === 'stopped', 30_000);
+    expect(Date.now() - appearedAt).toBeLessThan(30_000);
+    const status = await getPowerStatus(stack.client, s.name);
+    expect(status.unresolved).toEqual([]);
+    expect(records(status, 'targets').map((r) => r.reason)).toContainEqual(
+      expect.stringMatching(`now managing ${app}`),
+    );
+    await deletePowerSchedule(stack.client, s.name);
+  });
+
+  it('a schedule applied while its app is first being deployed stops every CVM once the deployment ends', async () => {
+    const app = testSpec({ replicas: 3 });
+    const deploy = await startDeploy(app, {
+      client: stack.client,
+      taskQueue: stack.taskQueue,
+      codecKeys: TEST_CODEC_KEYS,
+    });
+    const s = spec({
+      name: uniqueId('during'),
+      targets: { apps: [app.name] },
+      calendar: { timezone: 'UTC', default: 'stopped' },
+    });
+    const { clock } = await apply(s, '2026-03-02T11:00:00Z');
+    const result = await deploy.result();
+    expect(result.cvms).toHaveLength(3);
+    const { closeTime } = await deploy.describe();
+    await Promise.all(result.cvms.map((c) => settledAs(c.cvmId, 'stopped')));
+    for (const c of result.cvms) {
+      const got = calls(clock, c.cvmId);
+      expect(got.map((x) => x.action)).toEqual(['shutdown']);
+      // Never while the deployment held the app.
+      const realAt = clock.realAnchorMs + (got[0]!.atMs - clock.virtualAnchorMs) / clock.speed;
+      expect(realAt).toBeGreaterThanOrEqual(closeTime!.getTime() - 5);
+    }
     await deletePowerSchedule(stack.client, s.name);
   });
 

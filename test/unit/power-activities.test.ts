@@ -86,7 +86,7 @@ class FakeApi {
               { vm_uuid: id, status: this.cvms.get(id)!.status, in_progress: this.cvms.get(id)!.inProgress },
             ]),
         ),
-      listAllCvms: async () => {
+      listCvmSummaries: async () => {
         this.calls.push('list');
         if (this.noFullList)
           throw new PhalaApiError({ message: 'Not Found', status: 404, endpoint: 'GET /cvms', retryable: false });
