@@ -7,7 +7,7 @@
 // and its lateness (issued-at − due-at) is converted back to real time.
 //
 //   npx tsx bench/power-scale.ts [--quick] [--cvms N] [--speed N] [--mapping schedule|shard|cvm] [--shard-size N]
-//                                [--worker-heap-mib N]
+//                                [--worker-heap-mib N] [--max-connections N]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -49,6 +49,8 @@ export interface PowerScaleOptions {
   powerTuning?: PowerTuning;
   /** Experiments only: cap the worker's V8 heap (MiB), as a container memory limit would. */
   workerHeapMiB?: number;
+  /** Experiments only: the worker's Phala connection cap (default 32). */
+  phalaMaxConnections?: number;
 }
 
 const DAY = 86_400_000;
@@ -261,6 +263,7 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
       phalaUrl: sim.url,
       apiKey: BENCH_API_KEY,
       tuning: opts.tuning,
+      phalaMaxConnections: opts.phalaMaxConnections,
     },
     { heapMiB: opts.workerHeapMiB },
   );
@@ -381,6 +384,7 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
         worker: {
           ...(opts.tuning ? { tuning: opts.tuning } : { tuning: 'createWorker defaults' }),
           ...(opts.workerHeapMiB ? { heapMiB: opts.workerHeapMiB } : {}),
+          ...(opts.phalaMaxConnections ? { phalaMaxConnections: opts.phalaMaxConnections } : {}),
         },
       },
       figures: {
@@ -492,6 +496,7 @@ async function main(): Promise<void> {
       mapping: argValue(args, '--mapping') as Mapping | undefined,
       shardSize: num('--shard-size'),
       workerHeapMiB: num('--worker-heap-mib'),
+      phalaMaxConnections: num('--max-connections'),
       ...(num('--max-cached') ? { tuning: { maxCachedWorkflows: num('--max-cached') } } : {}),
     });
     process.stdout.write(

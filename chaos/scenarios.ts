@@ -425,14 +425,15 @@ async function endPower(ctx: ScenarioContext, rec: ScenarioRecord, name: string)
 }
 
 /**
- * A schedule that wants the app stopped takes over a freshly deployed app and stops every replica (applied once the
- * deployment has ended: see the issue's note on schedules applied mid-deployment).
+ * A schedule that wants the app stopped is applied while the app's first deployment runs: it waits for the
+ * deployment (the per-app lock), then takes over the new CVMs and stops every replica.
  */
 async function powerStop(ctx: ScenarioContext, rec: ScenarioRecord): Promise<void> {
   const app = rec.app;
   const name = `${app}-power`;
-  await deployOnce(ctx, rec, deploySpec(app, { replicas: 2, env: envOf }), 'COMPLETED');
-  await applyPower(ctx, powerSpec(name, app, 'stopped'));
+  await deployOnce(ctx, rec, deploySpec(app, { replicas: 2, env: envOf }), 'COMPLETED', () =>
+    applyPower(ctx, powerSpec(name, app, 'stopped')),
+  );
   if (!(await settled(ctx, app, 2, 'stopped'))) {
     const status = await getPowerStatus(ctx.stack.client, name).catch((err: Error) => err.message);
     rec.errors.push(`${app} never settled stopped; schedule: ${JSON.stringify(status).slice(0, 600)}`);

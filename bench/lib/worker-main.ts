@@ -18,6 +18,8 @@ export interface WorkerProcessConfig {
   apiKey: string;
   hub?: WorkerActivityOptions['hub'];
   tuning?: Parameters<typeof createWorker>[0]['tuning'];
+  /** The Phala client's connection cap (default 32). */
+  phalaMaxConnections?: number;
 }
 
 export interface WorkerStats {
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.env.BENCH_WORKER ?? '') as WorkerProcessConfig;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const codecKeys = codecKeysOf(cfg.codecKeyText);
-  const phala = new PhalaClient({ baseURL: cfg.phalaUrl, apiKey: cfg.apiKey });
+  const phala = new PhalaClient({ baseURL: cfg.phalaUrl, apiKey: cfg.apiKey, maxConnections: cfg.phalaMaxConnections });
   const { activities, hub, close } = createWorkerActivities({ phala, codecKeys, hub: cfg.hub });
   if (process.env.BENCH_EXPERIMENT === 'fast-inspect') {
     // What-if only (never in the suite): the inspect step asks for the app by name instead of paging the fleet.

@@ -55,8 +55,10 @@ interface BatchCheckpoint {
 }
 
 const GRPC_NOT_FOUND = 5;
-/** API calls (and lock checks) one activity has in flight at once: enough to be quick, few enough to be polite. */
+/** Phala API calls one activity has in flight at once: enough to be quick, few enough to be polite. */
 const CALLS_AT_ONCE = 16;
+/** Deployment-lock checks (a Temporal describe each) one activity has in flight at once: cheap, exact, many. */
+const LOCK_CHECKS_AT_ONCE = 64;
 /** A lock check the workflow made this recently (real ms) is not repeated by the batch activity. */
 const LOCK_CHECK_FRESH_MS = 2000;
 /** Batches larger than this wait on the hub's batched poll only; smaller ones may get its few SSE streams. */
@@ -146,7 +148,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   }
 
   async function lockedAmong(apps: string[]): Promise<Set<string>> {
-    const held = await mapLimited(apps, CALLS_AT_ONCE, isAppLocked);
+    const held = await mapLimited(apps, LOCK_CHECKS_AT_ONCE, isAppLocked);
     return new Set(apps.filter((_, i) => held[i]));
   }
 

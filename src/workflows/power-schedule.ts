@@ -4,9 +4,9 @@
 // (src/workflows/power-decide.ts), and launches power actions that run beside the loop — one activity per action and
 // up to `batchSize` CVMs, with an outcome per CVM — so a CVM that hangs never holds up the others or the next
 // transition. Histories from before batching (no 'power-batched-actions' marker) replay the one-activity-per-CVM
-// path. Between evaluations it sleeps until the next calendar change, drift
-// check, override expiry or retry, whichever comes first. Overrides are expiring leases set through validated
-// Updates; the full state moves to a fresh run (continue-as-new) before the history grows large.
+// path. Between evaluations it sleeps until the next calendar change, drift check, override expiry or retry,
+// whichever comes first. Overrides are expiring leases set through validated Updates; the full state moves to a
+// fresh run (continue-as-new) before the history grows large.
 import {
   ApplicationFailure,
   allHandlersFinished,
@@ -142,31 +142,22 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
     },
   });
-  const powerActivities = () =>
+  const actionActivities = (allowanceMs: number, nonRetryableErrorTypes: string[]) =>
     proxyActivities<PowerActivities>({
-      startToCloseTimeout: config.stop.shutdownTimeoutMs + config.waitTimeoutMs + BUSY_ALLOWANCE_MS,
+      startToCloseTimeout: config.stop.shutdownTimeoutMs + config.waitTimeoutMs + allowanceMs,
       heartbeatTimeout: tuning.heartbeatTimeoutMs,
       retry: {
         initialInterval: 1000,
         backoffCoefficient: 2,
         maximumInterval: 10_000,
         maximumAttempts: 3,
-        nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'PowerTimeout'],
+        nonRetryableErrorTypes,
       },
     });
-  const batchActivities = () =>
-    proxyActivities<PowerActivities>({
-      startToCloseTimeout:
-        config.stop.shutdownTimeoutMs + config.waitTimeoutMs + BUSY_ALLOWANCE_MS + BATCH_ISSUE_ALLOWANCE_MS,
-      heartbeatTimeout: tuning.heartbeatTimeoutMs,
-      retry: {
-        initialInterval: 1000,
-        backoffCoefficient: 2,
-        maximumInterval: 10_000,
-        maximumAttempts: 3,
-        nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-      },
-    });
+  // One CVM per activity (before batching): a CVM that misses its state fails the activity for good.
+  const powerActivities = () => actionActivities(BUSY_ALLOWANCE_MS, [...NON_RETRYABLE_TYPES, 'PowerTimeout']);
+  // A batch reports such a CVM in its item; only trouble with the batch as a whole fails (and retries) it.
+  const batchActivities = () => actionActivities(BUSY_ALLOWANCE_MS + BATCH_ISSUE_ALLOWANCE_MS, NON_RETRYABLE_TYPES);
 
   const record = (kind: RecordKind, reason: string, extra: Partial<PowerRecord> = {}) =>
     addRecord(st, { atMs: now(), kind, reason, ...extra }, tuning.maxRecords);
