@@ -172,7 +172,8 @@ export class WatchHub {
         this.watched.set(req.cvmId, entry);
       }
       entry.waiters.add(waiter);
-      this.assignStreams();
+      // Only a waiter that may have a stream can change who gets one (thousands of poll-only waiters arrive at once).
+      if (!req.pollOnly) this.assignStreams();
       this.schedulePoll(0);
     });
   }
@@ -196,9 +197,9 @@ export class WatchHub {
     const entry = this.watched.get(waiter.cvmId);
     if (!entry?.waiters.delete(waiter)) return;
     if (entry.waiters.size === 0) {
+      // A freed stream is handed on when it has closed (openStream's finally); an entry without one frees nothing.
       entry.stream?.abort();
       this.watched.delete(waiter.cvmId);
-      this.assignStreams();
     }
   }
 
@@ -227,7 +228,7 @@ export class WatchHub {
   }
 
   private assignStreams(): void {
-    if (this.closing.signal.aborted) return;
+    if (this.closing.signal.aborted || this.activeStreams >= this.opts.maxStreams) return;
     const now = Date.now();
     const candidates = [...this.watched.entries()]
       .filter(([, e]) => !e.stream && e.streamBlockedUntil <= now && [...e.waiters].some((w) => !w.pollOnly))
