@@ -114,15 +114,14 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   let listing: Promise<CvmSummary[]> | undefined;
 
   async function readOne(cvmId: string): Promise<{ status: string; inProgress: boolean }> {
-    const res = await phala.getStatusBatch([cvmId], { signal: cancellationSignal() });
-    const s = res[cvmId];
+    const s = (await readStatuses([cvmId], cancellationSignal())).statuses[cvmId];
     if (!s)
       throw new PhalaApiError({
         message: `CVM ${cvmId} no longer exists`,
         status: 404,
         endpoint: 'POST /status/batch',
       });
-    return { status: s.status, inProgress: s.in_progress };
+    return s;
   }
 
   /** Every CVM of the workspace: `GET /cvms` in one response, or page by page where that endpoint is missing. */
@@ -336,40 +335,36 @@ export function createPowerActivities(deps: PowerActivityDeps) {
         const startedAtMs = saved?.startedAtMs ?? Date.now();
         const cps: Record<string, ActionCheckpoint> = saved?.cvms ?? {};
         for (const c of req.cvms) cps[c.cvmId] ??= { startedAtMs };
-        const save = () => heartbeat({ startedAtMs, cvms: cps } satisfies BatchCheckpoint);
-        return beating(
-          () => ({ startedAtMs, cvms: cps }),
-          async () => {
-            const signal = cancellationSignal();
-            // Every CVM's calls and wait listen on the activity's one cancellation signal.
-            setMaxListeners(8 * req.cvms.length + 10, signal);
-            const fresh = req.locksCheckedAtMs !== undefined && Date.now() - req.locksCheckedAtMs < LOCK_CHECK_FRESH_MS;
-            const unchecked = fresh
-              ? []
-              : [...new Set(req.cvms.filter((c) => !cps[c.cvmId]!.issued).map((c) => c.app))];
-            const locked = await lockedAmong(unchecked);
-            const read = await readStatuses(
-              req.cvms.map((c) => c.cvmId),
-              signal,
-            );
-            const ctxBase = { save, call: limiter(CALLS_AT_ONCE), pollOnly: req.cvms.length > STREAMED_WAIT_MAX };
-            return Promise.all(
-              req.cvms.map(async ({ cvmId, app }): Promise<PowerBatchItem> => {
-                const cp = cps[cvmId]!;
-                const now = read.statuses[cvmId];
-                if (!now) return { cvmId, outcome: 'failed', error: `CVM ${cvmId} no longer exists`, gone: true };
-                if (!cp.issued && locked.has(app)) return { cvmId, ...resultOf(cp, 'deferred', now.status) };
-                try {
-                  return { cvmId, ...(await act({ ...req, cvmId, app }, now, { ...ctxBase, cp })) };
-                } catch (err) {
-                  if (signal.aborted) throw err;
-                  const failure = toFailure(err, `${req.action} ${cvmId}`);
-                  return { cvmId, outcome: 'failed', error: failure instanceof Error ? failure.message : String(err) };
-                }
-              }),
-            );
-          },
-        );
+        const details = (): BatchCheckpoint => ({ startedAtMs, cvms: cps });
+        const save = () => heartbeat(details());
+        return beating(details, async () => {
+          const signal = cancellationSignal();
+          // Every CVM's calls and wait listen on the activity's one cancellation signal.
+          setMaxListeners(8 * req.cvms.length + 10, signal);
+          const fresh = req.locksCheckedAtMs !== undefined && Date.now() - req.locksCheckedAtMs < LOCK_CHECK_FRESH_MS;
+          const unchecked = fresh ? [] : [...new Set(req.cvms.filter((c) => !cps[c.cvmId]!.issued).map((c) => c.app))];
+          const locked = await lockedAmong(unchecked);
+          const read = await readStatuses(
+            req.cvms.map((c) => c.cvmId),
+            signal,
+          );
+          const ctxBase = { save, call: limiter(CALLS_AT_ONCE), pollOnly: req.cvms.length > STREAMED_WAIT_MAX };
+          return Promise.all(
+            req.cvms.map(async ({ cvmId, app }): Promise<PowerBatchItem> => {
+              const cp = cps[cvmId]!;
+              const now = read.statuses[cvmId];
+              if (!now) return { cvmId, outcome: 'failed', error: `CVM ${cvmId} no longer exists`, gone: true };
+              if (!cp.issued && locked.has(app)) return { cvmId, ...resultOf(cp, 'deferred', now.status) };
+              try {
+                return { cvmId, ...(await act({ ...req, cvmId, app }, now, { ...ctxBase, cp })) };
+              } catch (err) {
+                if (signal.aborted) throw err;
+                const failure = toFailure(err, `${req.action} ${cvmId}`);
+                return { cvmId, outcome: 'failed', error: failure instanceof Error ? failure.message : String(err) };
+              }
+            }),
+          );
+        });
       });
     },
   };
