@@ -233,6 +233,9 @@ export function createPowerActivities(deps: PowerActivityDeps) {
     return result('done', await waitUntil('stopped', escalated ? cp.escalatedAtMs! + req.waitTimeoutMs : deadlineMs));
   }
 
+  /** Reads have no checkpoint: their heartbeat only says the worker is alive. */
+  const alive = () => undefined;
+
   /** Heartbeats `details()` every second until `fn` settles; returns what `fn` returns. */
   async function beating<T>(details: () => unknown, fn: () => Promise<T>): Promise<T> {
     heartbeat(details());
@@ -247,59 +250,63 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   return {
     /** Resolves the targets to CVMs through the API (apps by name, CVMs by any id form) and reads their status. */
     async powerReadTargets({ targets }: { targets: PowerTargets }): Promise<TargetRead> {
-      return classified('read power-schedule targets', async () => {
-        const signal = cancellationSignal();
-        const live = (await sharedListing()).filter((c) => c.vm_uuid && c.status !== 'deleting');
-        const found = new Map<string, TargetCvm>();
-        const unresolved: UnresolvedTarget[] = [];
-        const add = (c: CvmSummary) => {
-          const cvmId = c.vm_uuid!;
-          found.set(cvmId, {
-            cvmId,
-            name: c.name,
-            app: c.name,
-            status: c.status,
-            inProgress: Boolean(c.progress?.target),
-          });
-        };
-        const byName = new Map<string, CvmSummary[]>();
-        for (const c of live) {
-          const same = byName.get(c.name);
-          if (same) same.push(c);
-          else byName.set(c.name, [c]);
-        }
-        for (const app of targets.apps) {
-          const cvms = byName.get(app) ?? [];
-          if (cvms.length === 0) unresolved.push({ target: `app ${app}`, reason: 'no live CVM carries this name' });
-          cvms.forEach(add);
-        }
-        for (const id of targets.cvms) {
-          const cvm = live.find((c) => identifies(id, c));
-          if (cvm) add(cvm);
-          else unresolved.push({ target: `cvm ${id}`, reason: 'no live CVM with this id in the workspace' });
-        }
-        // The list may lag (and may have been read for another schedule a moment ago); the batch status is the
-        // API's current word on each CVM.
-        const statuses = await readStatuses([...found.keys()], signal);
-        for (const cvm of found.values()) {
-          const s = statuses.statuses[cvm.cvmId];
-          if (s) Object.assign(cvm, s);
-        }
-        return {
-          cvms: [...found.values()].sort((a, b) => a.name.localeCompare(b.name) || a.cvmId.localeCompare(b.cvmId)),
-          unresolved,
-        };
-      });
+      return classified('read power-schedule targets', () =>
+        beating(alive, async () => {
+          const signal = cancellationSignal();
+          const live = (await sharedListing()).filter((c) => c.vm_uuid && c.status !== 'deleting');
+          const found = new Map<string, TargetCvm>();
+          const unresolved: UnresolvedTarget[] = [];
+          const add = (c: CvmSummary) => {
+            const cvmId = c.vm_uuid!;
+            found.set(cvmId, {
+              cvmId,
+              name: c.name,
+              app: c.name,
+              status: c.status,
+              inProgress: Boolean(c.progress?.target),
+            });
+          };
+          const byName = new Map<string, CvmSummary[]>();
+          for (const c of live) {
+            const same = byName.get(c.name);
+            if (same) same.push(c);
+            else byName.set(c.name, [c]);
+          }
+          for (const app of targets.apps) {
+            const cvms = byName.get(app) ?? [];
+            if (cvms.length === 0) unresolved.push({ target: `app ${app}`, reason: 'no live CVM carries this name' });
+            cvms.forEach(add);
+          }
+          for (const id of targets.cvms) {
+            const cvm = live.find((c) => identifies(id, c));
+            if (cvm) add(cvm);
+            else unresolved.push({ target: `cvm ${id}`, reason: 'no live CVM with this id in the workspace' });
+          }
+          // The list may lag (and may have been read for another schedule a moment ago); the batch status is the
+          // API's current word on each CVM.
+          const statuses = await readStatuses([...found.keys()], signal);
+          for (const cvm of found.values()) {
+            const s = statuses.statuses[cvm.cvmId];
+            if (s) Object.assign(cvm, s);
+          }
+          return {
+            cvms: [...found.values()].sort((a, b) => a.name.localeCompare(b.name) || a.cvmId.localeCompare(b.cvmId)),
+            unresolved,
+          };
+        }),
+      );
     },
 
     /** The current status of CVMs the schedule already knows: one `POST /status/batch` per 1,000, no listing. */
     async powerReadStatuses({ cvmIds }: { cvmIds: string[] }): Promise<StatusRead> {
-      return classified('read power-schedule statuses', () => readStatuses(cvmIds, cancellationSignal()));
+      return classified('read power-schedule statuses', () =>
+        beating(alive, () => readStatuses(cvmIds, cancellationSignal())),
+      );
     },
 
     /** The subset of `apps` that a running deployment (`deploy-<app>`) holds right now. */
     async powerLockedApps({ apps }: { apps: string[] }): Promise<string[]> {
-      const locked = await lockedAmong(apps);
+      const locked = await beating(alive, () => lockedAmong(apps));
       return apps.filter((a) => locked.has(a));
     },
 

@@ -134,6 +134,9 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   const api = proxyActivities<PowerActivities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,
     scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs,
+    // The reads heartbeat, so a read on a worker that died is retried after the heartbeat timeout rather than the
+    // whole attempt timeout: the loop waits on the read (a listing right after each transition, in the batched path).
+    ...(batched ? { heartbeatTimeout: tuning.heartbeatTimeoutMs } : {}),
     retry: {
       initialInterval: 1000,
       backoffCoefficient: 2,

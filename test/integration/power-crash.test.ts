@@ -104,4 +104,52 @@ describe('power schedule survives worker crashes', () => {
     expect(status.cvms.every((c) => c.inState && c.failures === 0)).toBe(true);
     await deletePowerSchedule(stack.client, s.name);
   }, 90_000);
+
+  it('SIGKILL while the fleet listing after a transition is in flight: the next transition is not held up', async () => {
+    const cvms = [await createCvm(uniqueId('pl-a')), await createCvm(uniqueId('pl-b'))];
+    const start = async () => {
+      const w = await spawnWorker({ taskQueue: stack.taskQueue, phalaUrl: stack.sim.url, apiKey: TEST_API_KEY });
+      workers.push(w);
+      return w;
+    };
+    const first = await start();
+    const s = validateSpec(
+      {
+        apiVersion: 'cvmflow/v1',
+        kind: 'PowerSchedule',
+        name: uniqueId('listing'),
+        targets: { cvms },
+        mode: 'transitions',
+        calendar: {
+          timezone: 'UTC',
+          default: 'running',
+          periods: [{ days: ['mon'], start: '12:01', end: '12:10', state: 'stopped' }],
+        },
+      },
+      { source: 'test', baseDir: '.', kinds: ['PowerSchedule'] },
+    ) as PowerScheduleSpec;
+    const appliedAt = Date.now();
+    await applyPowerSchedule(s, {
+      client: stack.client,
+      taskQueue: stack.taskQueue,
+      clock: { realAnchorMs: appliedAt, virtualAnchorMs: Date.parse('2026-03-02T12:00:00Z'), speed: 60 },
+      // A read attempt may take a minute before it is retried: only its heartbeat can notice the dead worker sooner.
+      tuning: { heartbeatTimeoutMs: 2_000, deferRecheckMs: 1_000, apiAttemptTimeoutMs: 60_000 },
+    });
+    // The listing that follows the 12:01 transition hangs on the API, so it is still running when the worker dies.
+    const fault = stack.sim.addFaults({ routes: [{ method: 'GET', path: '/cvms', latencyMs: 20_000, count: 1 }] });
+    await until('both CVMs shutting down', () => cvms.every((c) => view(c).status === 'shutting_down'));
+    await until('the listing hanging', () => fault.routes[0]!.fired === 1);
+    await first.kill();
+    await start();
+
+    // 12:10 is 10 s after apply. With the read held until its attempt timeout (60 s) the start would come after
+    // more than a minute; through its heartbeat the schedule is free again within seconds of the new worker.
+    await Promise.all(cvms.map((c) => until(`${c} started`, () => issued(c).includes('start'), 45_000)));
+    const startedAt = Date.now();
+    expect(startedAt - appliedAt).toBeLessThan(45_000);
+    await Promise.all(cvms.map((c) => settled(c, 'running')));
+    for (const c of cvms) expect(issued(c), c).toEqual(['shutdown', 'start']);
+    await deletePowerSchedule(stack.client, s.name);
+  }, 120_000);
 });
