@@ -8,6 +8,8 @@ export { awaitBlueGreen, blueGreenHandle, getBlueGreenStatus, startBlueGreen } f
 // Deployments
 export {
   cancelDeploy,
+  DeployBusyError,
+  DeployNotRunningError,
   deployHandle,
   getDeployProgress,
   type StartDeployOptions,

@@ -88,6 +88,11 @@ export function fillTemplate(template: string, vars: Record<string, string>): st
   });
 }
 
+/** A deployment name of the app: `<app>-<id>`, or `<app>-blue|green-<id>` from before the patch. */
+function deploymentNamePattern(app: string): RegExp {
+  return new RegExp(`^${app.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(?:(blue|green)-)?[0-9a-z]{6}$`);
+}
+
 export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
   const { phala } = deps;
   const env = deps.env ?? process.env;
@@ -120,7 +125,7 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
   return {
     /**
      * The deployment that serves the app: the one the previous run recorded, if it still has live CVMs; otherwise
-     * found by name (`<app>-blue-…` / `<app>-green-…`) among the live CVMs, in case the record is gone (history
+     * found by name (`<app>-<id>`, or `<app>-blue-<id>` / `<app>-green-<id>` from before the names lost their colour) among the live CVMs, in case the record is gone (history
      * retention) — a running one, and only if exactly one runs.
      */
     async bgFindDeployment(req: { app: string; recorded?: Deployment }): Promise<{ blue?: Deployment; note: string }> {
@@ -133,14 +138,15 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
               note: `blue is ${req.recorded.name}, as the previous run recorded`,
             };
         }
-        const pattern = new RegExp(`^${req.app.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(blue|green)-[0-9a-z]{6}$`);
+        const pattern = deploymentNamePattern(req.app);
         const byApp = new Map<string, { name: string; slot: Slot; cvms: LiveCvm[] }>();
         for (let page = 1; ; page++) {
           const res = await phala.listCvms({ page, pageSize: 100 }, { signal: cancellationSignal() });
           for (const c of res.items as LiveCvm[]) {
             const m = pattern.exec(c.name ?? '');
             if (!m || !c.app_id || !c.vm_uuid || c.status === 'deleting') continue;
-            const entry = byApp.get(c.app_id) ?? { name: c.name!, slot: m[1] as Slot, cvms: [] };
+            // A name without a colour is blue's by role: the slot only decides the next old-style name.
+            const entry = byApp.get(c.app_id) ?? { name: c.name!, slot: (m[1] ?? 'blue') as Slot, cvms: [] };
             entry.cvms.push(c);
             byApp.set(c.app_id, entry);
           }

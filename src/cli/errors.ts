@@ -5,6 +5,7 @@ export const EXIT_BAD_INPUT = 2;
 
 /** An error the user caused and can fix; the CLI prints its message alone and exits 2. */
 export class UsageError extends Error {
+  readonly code = 'BAD_INPUT';
   readonly exitCode = EXIT_BAD_INPUT;
 }
 
@@ -22,6 +23,13 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return EXIT_BAD_INPUT;
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && BAD_INPUT_CODES.has(code) ? EXIT_BAD_INPUT : EXIT_FAILURE;
+}
+
+/** The stable code of an error for `--json` output: the error's own `code`, else BAD_INPUT or FAILED. */
+export function errorCodeOf(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code) return code;
+  return exitCodeFor(err) === EXIT_BAD_INPUT ? 'BAD_INPUT' : 'FAILED';
 }
 
 /** What the CLI prints for an error: its message, plus what to check when the fix is a setting. */

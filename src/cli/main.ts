@@ -13,7 +13,9 @@ import { registerStatusCommand } from './commands/status';
 import { registerWatchCommand } from './commands/watch';
 import { registerWorkerCommand } from './commands/worker';
 import { applyConfigFile } from './config-file';
-import { EXIT_BAD_INPUT, EXIT_OK, exitCodeFor, messageFor } from './errors';
+import { EXIT_BAD_INPUT, EXIT_OK, errorCodeOf, exitCodeFor, messageFor } from './errors';
+import { CommandFailure } from './failure';
+import { printJson } from './output';
 
 export function buildProgram(): Command {
   const program = new Command('cvmflow')
@@ -39,18 +41,36 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the process exit code (0 ok, 1 failure, 2 bad input). */
+/** `--json` anywhere before a `--`: the caller's automation reads stdout, so an error is JSON there too. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Runs the CLI and returns the process exit code (0 ok, 1 failure, 2 bad input). The entry point sets it as the
+ * process's exit status; commands never set process.exitCode themselves — they throw (UsageError, CommandFailure).
+ */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return EXIT_OK;
   } catch (err) {
+    let code: number;
+    let message: string;
     if (err instanceof CommanderError) {
       // Commander already printed the message; help and version are not failures.
-      return err.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT;
+      if (err.exitCode === 0) return EXIT_OK;
+      code = EXIT_BAD_INPUT;
+      message = err.message.replace(/^error: /, '');
+    } else {
+      code = exitCodeFor(err);
+      message = messageFor(err);
+      process.stderr.write(`cvmflow: ${message}\n`);
     }
-    process.stderr.write(`cvmflow: ${messageFor(err)}\n`);
-    return exitCodeFor(err);
+    if (wantsJson(argv) && !(err instanceof CommandFailure && err.jsonPrinted))
+      printJson({ error: { code: errorCodeOf(err), message }, exitCode: code });
+    return code;
   }
 }

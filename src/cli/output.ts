@@ -119,3 +119,16 @@ export const printJson = (value: unknown, stream: OutputStream = process.stdout)
   stream.write(`${JSON.stringify(value, null, 2)}\n`);
 
 export const printLine = (text: string, stream: OutputStream = process.stdout) => stream.write(`${text}\n`);
+
+/** A command's outcome: JSON on stdout for `--json`, else the human rendering (rendered only when needed). */
+export function report(json: boolean | undefined, value: unknown, render: () => string | string[]): void {
+  if (json) {
+    printJson(value);
+    return;
+  }
+  const text = render();
+  for (const line of Array.isArray(text) ? text : [text]) printLine(line);
+}
+
+/** Progress and notes for people go to stderr, so stdout stays the command's result. */
+export const printNote = (text: string) => printLine(text, process.stderr);

@@ -153,7 +153,30 @@ export async function submitApprovalTx(client: Client, app: string, txHash: stri
   }
 }
 
-/** Requests cancellation; the workflow then deletes what it created and ends as cancelled. */
-export async function cancelDeploy(client: Client, app: string): Promise<void> {
-  await deployHandle(client, app).cancel();
+/** There is no running deployment of the app to cancel (never deployed, or its latest run has ended). */
+export class DeployNotRunningError extends Error {
+  readonly code = 'DEPLOY_NOT_RUNNING';
+}
+
+/**
+ * Requests cancellation of the app's running deployment; the workflow then deletes what it created and ends as
+ * cancelled. The running run is named explicitly, so a deployment that ended (or was replaced) meanwhile is never
+ * cancelled by mistake; a request with nothing running is refused rather than reported as done.
+ */
+export async function cancelDeploy(client: Client, app: string): Promise<{ workflowId: string; runId: string }> {
+  const workflowId = deployWorkflowId(app);
+  let description: Awaited<ReturnType<DeployHandle['describe']>>;
+  try {
+    description = await deployHandle(client, app).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new DeployNotRunningError(`no deployment of ${app} was found (workflow ${workflowId}); nothing to cancel`);
+    throw err;
+  }
+  if (description.status.name !== 'RUNNING')
+    throw new DeployNotRunningError(
+      `no deployment of ${app} is running: the latest (run ${description.runId}) ended ${description.status.name.toLowerCase()}${description.closeTime ? ` at ${description.closeTime.toISOString()}` : ''}; nothing to cancel`,
+    );
+  await client.workflow.getHandle(workflowId, description.runId).cancel();
+  return { workflowId, runId: description.runId };
 }

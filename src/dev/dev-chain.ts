@@ -15,6 +15,8 @@ export interface DevChain {
   kmsAddress: string;
   /** Signs with anvil's first development account (the worker registers apps on chain with it). */
   client: ChainClient;
+  /** That account's key: anvil's published development key, for workers the user runs beside the stack. */
+  devPrivateKey: string;
   verifier: ReturnType<typeof chainVerifier>;
   pid: number;
   stop(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startDevChain(): Promise<DevChain> {
       chainId: anvil.chainId,
       kmsAddress,
       client: chain,
+      devPrivateKey: deployer.privateKey,
       verifier: chainVerifier({
         chain,
         chainId: anvil.chainId,

@@ -2,7 +2,7 @@
 // with its Web UI and a database file in the data folder (so workflows survive a restart), the Phala Cloud
 // simulator, a local chain (anvil + DstackKms) behind the simulator's on-chain KMS, and an in-process worker.
 // Used by `cvmflow dev`, `cvmflow demo` and the end-to-end tests.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type SimulatorHandle, startSimulator } from '../simulator';
 import { type CodecKey, parseKeyRing } from '../temporal/codec';
@@ -34,6 +34,11 @@ export interface DevStackOptions {
   env?: NodeJS.ProcessEnv;
   /** The in-process worker's log level (default WARN). */
   workerLogLevel?: 'WARN' | 'ERROR';
+  /**
+   * false: start no worker; the user runs their own (`cvmflow worker`, one or several) with the exported env, which
+   * then also names the chain's development key file and chain id. Default true.
+   */
+  worker?: boolean;
   /** Start-up narration, one line at a time. */
   log?: (line: string) => void;
 }
@@ -53,8 +58,10 @@ export interface DevStack {
   env: Record<string, string>;
   /** Processes the stack started (for the curious, and for tests that check none is left behind). */
   pids: number[];
-  /** Settles if the in-process worker stops on its own (rejecting with why). */
+  /** Settles if the in-process worker stops on its own (rejecting with why); never settles without a worker. */
   workerExited: Promise<void>;
+  /** Whether this process runs a worker (false with `worker: false`). */
+  hasWorker: boolean;
   workflowUrl(workflowId: string, runId?: string): string;
   close(): Promise<void>;
 }
@@ -114,7 +121,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const uiPort = await pickPort('--ui-port', opts.uiPort ?? 8233);
     const simPort = await pickPort('--sim-port', opts.simPort ?? 8787);
 
-    log('starting the Temporal dev server, the local chain and the worker bundle…');
+    log(`starting the Temporal dev server, the local chain${(opts.worker ?? true) ? ' and the worker bundle' : ''}…`);
     const [temporal, chain] = await allOrNothing<[DevServer, DevChain, unknown]>(
       [
         startTemporalDevServer({
@@ -125,7 +132,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
           readyTimeoutMs: 90_000,
         }),
         startDevChain(),
-        bundleWorkflows(),
+        (opts.worker ?? true) ? bundleWorkflows() : Promise.resolve(undefined),
       ],
       stopStarted,
     );
@@ -143,19 +150,30 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     });
     stops.push(() => sim.close());
 
-    log('starting the worker…');
-    const worker: DevWorker = await startDevWorker({
-      address: temporal.address,
-      namespace: DEV_NAMESPACE,
-      taskQueue: DEV_TASK_QUEUE,
-      codecKeys: codec.keys,
-      phalaUrl: sim.url,
-      phalaApiKey: simKeys.apiKey,
-      chain: chain.client,
-      timeScale,
-      logLevel: opts.workerLogLevel,
-    });
-    stops.push(() => worker.stop());
+    let worker: DevWorker | undefined;
+    const ownWorkerEnv: Record<string, string> = {};
+    if (opts.worker ?? true) {
+      log('starting the worker…');
+      worker = await startDevWorker({
+        address: temporal.address,
+        namespace: DEV_NAMESPACE,
+        taskQueue: DEV_TASK_QUEUE,
+        codecKeys: codec.keys,
+        phalaUrl: sim.url,
+        phalaApiKey: simKeys.apiKey,
+        chain: chain.client,
+        timeScale,
+        logLevel: opts.workerLogLevel,
+      });
+      const started = worker;
+      stops.push(() => started.stop());
+    } else {
+      // The user's workers register on-chain apps with the same development account the embedded worker would use
+      // (anvil's first, a published test key); it goes in a file of the data folder, like the codec key.
+      const keyFile = join(dataDir, 'chain-dev.key');
+      writeFileSync(keyFile, `${chain.devPrivateKey}\n`, { mode: 0o600 });
+      Object.assign(ownWorkerEnv, { ETH_CHAIN_ID: String(chain.chainId), PRIVATE_KEY_FILE: keyFile });
+    }
 
     const uiUrl = temporal.uiUrl ?? `http://127.0.0.1:${uiPort}`;
     lock.update({ temporalAddress: temporal.address, temporalUiUrl: uiUrl });
@@ -176,9 +194,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         PHALA_CLOUD_API_PREFIX: sim.url,
         PHALA_CLOUD_API_KEY: simKeys.apiKey,
         ETH_RPC_URL: chain.rpcUrl,
+        ...ownWorkerEnv,
       },
       pids: [temporal.pid, chain.pid],
-      workerExited: worker.exited,
+      workerExited: worker?.exited ?? new Promise<void>(() => {}),
+      hasWorker: worker !== undefined,
       workflowUrl: (workflowId, runId) =>
         `${uiUrl}/namespaces/${DEV_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}/history` : ''}`,
       close() {

@@ -24,5 +24,8 @@ function locate(error: YAMLError, text: string): string {
   const before = text.slice(0, error.pos[0]);
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
+  // The library's own text for this one advises an API call; the user needs to know what to change in the file.
+  if (error.code === 'MULTIPLE_DOCS')
+    return `invalid YAML at line ${line}: a second YAML document starts here (after "---"); a spec file holds one spec — put each in its own file`;
   return `invalid YAML at line ${line}, column ${column}: ${error.message}`;
 }

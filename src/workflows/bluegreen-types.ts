@@ -190,12 +190,20 @@ export const finishUpdate = defineUpdate<{ retired: string[] }, [Actor]>('finish
 export const blueGreenWorkflowId = (app: string) => `bluegreen-${app}`;
 
 /**
- * Names green: the slot blue does not hold (green for an app's first deployment), and a short id of the run — its
- * last hex digits, the random part (run ids are UUIDv7, whose first digits are a timestamp shared by nearby runs).
+ * Names green: `<app>-<id>`, a short id of the run — its last hex digits, the random part (run ids are UUIDv7, whose
+ * first digits are a timestamp shared by nearby runs). Blue and green are roles that a deployment changes on
+ * promotion, so the name carries no colour; runs recorded before the `instance-names-without-colour` patch named
+ * the slot (`<app>-green-<id>`), and `colourInName` keeps that for their replay. The slot still alternates.
  */
-export function greenName(app: string, blue: Pick<Deployment, 'slot'> | undefined, runId: string) {
+export function greenName(
+  app: string,
+  blue: Pick<Deployment, 'slot'> | undefined,
+  runId: string,
+  colourInName = false,
+) {
   const slot: Slot = blue?.slot === 'green' ? 'blue' : 'green';
-  return { slot, name: `${app}-${slot}-${runId.replace(/-/g, '').slice(-6).toLowerCase()}` };
+  const id = runId.replace(/-/g, '').slice(-6).toLowerCase();
+  return { slot, name: colourInName ? `${app}-${slot}-${id}` : `${app}-${id}` };
 }
 
 /** Memo key under which a run records its trigger and the active deployment. */

@@ -15,6 +15,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -594,7 +595,7 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
       ...(input.recordedActive ? { recorded: input.recordedActive } : {}),
     });
     blue = found.blue;
-    greenId = greenName(app, blue, workflowInfo().firstExecutionRunId);
+    greenId = greenName(app, blue, workflowInfo().firstExecutionRunId, !patched('instance-names-without-colour'));
     record(
       'start',
       `${found.note}; green will be ${greenId.name} (trigger by ${input.trigger.by}: ${input.trigger.reason})`,

@@ -51,7 +51,8 @@ export interface Background {
   stderr(): string;
   /** Resolves with the exit code once the process is gone. */
   exited: Promise<number | null>;
-  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves once stdout (or stderr, for a process that narrates there) holds text. */
+  waitFor(text: string, timeoutMs?: number, stream?: 'stdout' | 'stderr'): Promise<void>;
 }
 
 export function runInBackground(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Background {
@@ -70,9 +71,9 @@ export function runInBackground(args: string[], opts: { env?: NodeJS.ProcessEnv 
     stdout: () => out,
     stderr: () => err,
     exited,
-    async waitFor(text, timeoutMs = 90_000) {
+    async waitFor(text, timeoutMs = 90_000, stream = 'stdout') {
       const giveUp = Date.now() + timeoutMs;
-      while (!out.includes(text)) {
+      while (!(stream === 'stdout' ? out : err).includes(text)) {
         if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before "${text}":\n${out}\n${err}`);
         if (Date.now() > giveUp) throw new Error(`no "${text}" within ${timeoutMs} ms:\n${out}\n${err}`);
         await new Promise((r) => setTimeout(r, 100));

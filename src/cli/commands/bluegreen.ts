@@ -1,6 +1,5 @@
 // `cvmflow bluegreen …`: triggered blue-green deployments. Thin: parse flags, call src/client/bluegreen.ts, render.
 import { userInfo } from 'node:os';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
   abortBlueGreen,
@@ -17,11 +16,11 @@ import {
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
-import { EXIT_FAILURE, UsageError } from '../errors';
+import { UsageError } from '../errors';
+import { CommandFailure, workflowFailureMessage } from '../failure';
+import { printNote as note, printJson, report } from '../output';
 import { withClient } from '../temporal';
 
-const print = (text: string) => process.stdout.write(`${text}\n`);
-const note = (text: string) => process.stderr.write(`${text}\n`);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 interface ActorFlags {
@@ -133,21 +132,22 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           trigger,
         });
         if (outcome.status === 'rejected') {
-          if (opts.json) print(JSON.stringify(outcome));
-          else note(`cvmflow: ${outcome.reason}`);
-          process.exitCode = EXIT_FAILURE;
-          return;
+          if (opts.json) printJson(outcome);
+          throw new CommandFailure(outcome.reason ?? `${spec.name}: the trigger was rejected`, {
+            jsonPrinted: opts.json,
+          });
         }
         if (outcome.superseded)
           note(
             `${outcome.superseded.action === 'abort' ? 'aborted' : 'finished'} the previous run ${outcome.superseded.runId} (${outcome.superseded.phase})`,
           );
         if (!opts.wait) {
-          if (opts.json) print(JSON.stringify(outcome));
-          else
-            print(
+          report(
+            opts.json,
+            outcome,
+            () =>
               `started ${outcome.workflowId} (run ${outcome.runId}); follow it with: cvmflow bluegreen status ${spec.name}`,
-            );
+          );
           return;
         }
         let last = '';
@@ -160,20 +160,19 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
             note(line);
           }
         }, 1000);
+        let result: BlueGreenResult;
         try {
-          const result = await awaitBlueGreen(client, spec.name, outcome.runId);
-          if (opts.json) print(JSON.stringify(result, null, 2));
-          else for (const l of renderResult(result)) print(l);
-          if (result.outcome !== 'promoted') process.exitCode = EXIT_FAILURE;
+          result = await awaitBlueGreen(client, spec.name, outcome.runId);
         } catch (err) {
-          const cause =
-            err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
-          if (opts.json) print(JSON.stringify({ app: spec.name, error: cause }));
-          else note(`cvmflow: ${cause}`);
-          process.exitCode = EXIT_FAILURE;
+          const error = workflowFailureMessage(err);
+          if (opts.json) printJson({ app: spec.name, workflowId: outcome.workflowId, status: 'failed', error });
+          throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
+        report(opts.json, result, () => renderResult(result));
+        if (result.outcome !== 'promoted')
+          throw new CommandFailure(`${spec.name} was not promoted: ${result.summary}`, { jsonPrinted: opts.json });
       });
     });
 
@@ -183,8 +182,7 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
     .action(async (app: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         const view = await guarded(() => getBlueGreenStatus(client, app));
-        if (opts.json) print(JSON.stringify(view, null, 2));
-        else for (const l of renderStatus(view.status, view.run)) print(l);
+        report(opts.json, view, () => renderStatus(view.status, view.run));
       });
     });
 
@@ -204,8 +202,7 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
         const actor = actorOf(opts);
         await withClient(async (client) => {
           const result = await guarded(() => call(client, app, actor));
-          if (opts.json) print(JSON.stringify(result, null, 2));
-          else for (const l of render(result)) print(l);
+          report(opts.json, result, () => render(result));
         });
       });
 

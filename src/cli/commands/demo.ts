@@ -41,6 +41,7 @@ Examples:
       });
       if (flags.json) printJson({ steps: rows });
       const failed = rows.filter((r) => !r.ok);
-      if (failed.length) throw new CommandFailure(`demo: ${failed.map((r) => r.title).join(', ')} failed`);
+      if (failed.length)
+        throw new CommandFailure(`demo: ${failed.map((r) => r.title).join(', ')} failed`, { jsonPrinted: flags.json });
     });
 }

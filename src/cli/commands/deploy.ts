@@ -1,9 +1,10 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
   ApprovalRejectedError,
   cancelDeploy,
   DeployBusyError,
+  DeployNotRunningError,
   deployHandle,
   getDeployProgress,
   getPendingApproval,
@@ -13,7 +14,9 @@ import {
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
 import type { DeployProgress, PendingApproval } from '../../workflows/deploy-types';
-import { EXIT_FAILURE, UsageError } from '../errors';
+import { UsageError } from '../errors';
+import { CommandFailure, workflowFailureMessage } from '../failure';
+import { printNote as note, printLine as print, printJson, report } from '../output';
 import { withClient } from '../temporal';
 
 interface DeployOpts {
@@ -21,9 +24,6 @@ interface DeployOpts {
   wait?: boolean;
   json?: boolean;
 }
-
-const print = (text: string) => process.stdout.write(`${text}\n`);
-const note = (text: string) => process.stderr.write(`${text}\n`);
 
 export function renderApproval(a: PendingApproval): string[] {
   const lines = [
@@ -80,19 +80,18 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
           });
         } catch (err) {
           if (err instanceof DeployBusyError) {
-            note(`cvmflow: ${err.message}`);
-            process.exitCode = EXIT_FAILURE;
-            return;
+            if (opts.json) printJson({ app: spec.name, status: 'refused', error: err.message });
+            throw new CommandFailure(err.message, { jsonPrinted: opts.json });
           }
           throw err;
         }
         if (!opts.wait) {
-          if (opts.json)
-            print(JSON.stringify({ app: spec.name, workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
-          else
-            print(
+          report(
+            opts.json,
+            { app: spec.name, status: 'started', workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
+            () =>
               `started ${handle.workflowId} (run ${handle.firstExecutionRunId}); follow it with: cvmflow deploy status ${spec.name}`,
-            );
+          );
           return;
         }
         let last = '';
@@ -106,24 +105,29 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
             note(line);
           }
         }, 1000);
+        let result: Awaited<ReturnType<typeof handle.result>>;
         try {
-          const result = await handle.result();
-          if (opts.json) print(JSON.stringify(result, null, 2));
-          else {
-            print(
-              `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
-            );
-            for (const c of result.cvms) print(`  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`);
-          }
+          result = await handle.result();
         } catch (err) {
-          const cause =
-            err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
-          if (opts.json) print(JSON.stringify({ app: spec.name, error: cause }));
-          else note(`cvmflow: ${cause}`);
-          process.exitCode = EXIT_FAILURE;
+          const cancelled = err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure;
+          const error = cancelled
+            ? `the deployment of ${spec.name} was cancelled; what it had created was deleted`
+            : workflowFailureMessage(err);
+          if (opts.json)
+            printJson({
+              app: spec.name,
+              workflowId: handle.workflowId,
+              status: cancelled ? 'cancelled' : 'failed',
+              error,
+            });
+          throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
+        report(opts.json, result, () => [
+          `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
+          ...result.cvms.map((c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`),
+        ]);
       });
     });
 
@@ -131,13 +135,15 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .command('status <app>')
     .description("phase, CVMs and timings of the app's latest deployment")
     .option('--json', 'print JSON')
-    .action(async (app: string, opts: { json?: boolean }) => {
+    .action(async (app: string, _opts: unknown, command: Command) => {
+      // `--json` is also an option of `deploy` itself, which commander hands to the parent.
+      const opts = command.optsWithGlobals<{ json?: boolean }>();
       await withClient(async (client) => {
         const [progress, description] = await Promise.all([
           getDeployProgress(client, app),
           deployHandle(client, app).describe(),
         ]);
-        if (opts.json) print(JSON.stringify({ status: description.status.name, ...progress }, null, 2));
+        if (opts.json) printJson({ status: description.status.name, ...progress });
         else {
           print(`${renderProgress(progress)} [workflow ${description.status.name.toLowerCase()}]`);
           if (progress.phase === 'approve')
@@ -157,7 +163,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
       const opts = command.optsWithGlobals<{ json?: boolean }>();
       await withClient(async (client) => {
         const pending = await getPendingApproval(client, app);
-        if (opts.json) print(JSON.stringify(pending, null, 2));
+        if (opts.json) printJson(pending);
         else if (!pending) print(`${app}: no on-chain approval is pending`);
         else for (const line of renderApproval(pending)) print(line);
       });
@@ -173,8 +179,11 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
       await withClient(async (client) => {
         try {
           const ok = await submitApprovalTx(client, app, opts.tx);
-          if (opts.json) print(JSON.stringify(ok));
-          else print(`approved: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on`);
+          report(
+            opts.json,
+            ok,
+            () => `approved: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on`,
+          );
         } catch (err) {
           if (err instanceof ApprovalRejectedError) throw new UsageError(`rejected: ${err.message}`);
           throw err;
@@ -185,10 +194,19 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
   deploy
     .command('cancel <app>')
     .description("cancel the app's running deployment; what it created is deleted")
-    .action(async (app: string) => {
+    .option('--json', 'print JSON')
+    .action(async (app: string, _opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ json?: boolean }>();
       await withClient(async (client) => {
-        await cancelDeploy(client, app);
-        print(`cancellation requested for ${app}; rollback runs before the workflow ends`);
+        const cancelled = await cancelDeploy(client, app).catch((err) => {
+          if (err instanceof DeployNotRunningError) throw new CommandFailure(err.message);
+          throw err;
+        });
+        report(
+          opts.json,
+          { app, status: 'cancelling', workflowId: cancelled.workflowId, runId: cancelled.runId },
+          () => `cancellation requested for ${app}; rollback runs before the workflow ends`,
+        );
       });
     });
 }

@@ -23,6 +23,8 @@ interface DevFlags {
   simPort: number;
   timeScale: number;
   json?: boolean;
+  /** commander's negated flag: false with --no-worker. */
+  worker: boolean;
 }
 
 export const DEV_ENV_FILE = 'dev.env';
@@ -33,7 +35,7 @@ export function exportLines(env: Record<string, string>): string[] {
     ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE'],
     ['CVMFLOW_CODEC_KEY_FILE'],
     ['PHALA_CLOUD_API_PREFIX', 'PHALA_CLOUD_API_KEY'],
-    ['ETH_RPC_URL'],
+    ['ETH_RPC_URL', 'ETH_CHAIN_ID', 'PRIVATE_KEY_FILE'],
   ];
   return groups
     .map((names) => names.filter((n) => env[n] !== undefined).map((n) => `${n}=${shellQuote(env[n]!)}`))
@@ -57,11 +59,14 @@ function describe(stack: DevStack, flags: DevFlags, startedMs: number): string[]
       ['Sim admin API', stack.sim.adminUrl, `bearer token in ${rel(join(stack.dataDir, 'sim-keys.json'))}`],
       ['Chain (anvil)', stack.chain.rpcUrl, `chain ${stack.chain.chainId}`],
       ['DstackKms', stack.chain.kmsAddress, ''],
-      ['Worker', 'in this process', `polling ${stack.taskQueue}`],
+      stack.hasWorker
+        ? ['Worker', 'in this process', `polling ${stack.taskQueue}`]
+        : ['Worker', 'none (--no-worker)', `run your own: cvmflow worker (task queue ${stack.taskQueue})`],
     ]).map((l) => `  ${l}`),
     '',
     'From another shell:',
     ...exportLines(stack.env).map((l) => `  ${l}`),
+    ...(stack.hasWorker ? [] : ['  cvmflow worker                 # one or more, each in its own shell']),
     '  cvmflow deploy -f examples/hello.yaml --wait',
     `(the same lines are in ${rel(join(stack.dataDir, DEV_ENV_FILE))}: source it)`,
     '',
@@ -81,6 +86,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
       uiPort: flags.uiPort,
       simPort: flags.simPort,
       timeScale: flags.timeScale,
+      worker: flags.worker,
       log: (line) => process.stderr.write(`cvmflow dev: ${line}\n`),
     });
   } catch (err) {
@@ -117,7 +123,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
   } finally {
     await stack.close();
   }
-  if (failure) throw new CommandFailure(failure);
+  if (failure) throw new CommandFailure(failure, { jsonPrinted: flags.json });
   process.stderr.write('cvmflow dev: stopped\n');
 }
 
@@ -135,6 +141,7 @@ export function registerDevCommand(program: Command): void {
       positiveNumberFlag('--time-scale', '0.1 turns a 30 s boot into 3 s'),
       DEFAULT_TIME_SCALE,
     )
+    .option('--no-worker', 'start no worker: run your own with `cvmflow worker` (one or several) and the printed env')
     .option('--json', 'print the addresses and env as one JSON object once ready')
     .addHelpText(
       'after',

@@ -21,9 +21,8 @@ import type {
   TransitionView,
 } from '../../workflows/power-types';
 import { UsageError } from '../errors';
+import { report } from '../output';
 import { withClient } from '../temporal';
-
-const print = (text: string) => process.stdout.write(`${text}\n`);
 
 /** A rejected request is the user's to fix (exit 2); anything else is a failure (exit 1). */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -129,7 +128,7 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
       const spec = loadSpecFile(opts.file, { kinds: ['PowerSchedule'] });
       await withClient(async (client, config) => {
         const result = await guarded(() => applyPowerSchedule(spec, { client, taskQueue: config.taskQueue }));
-        print(opts.json ? JSON.stringify(result, null, 2) : renderApply(spec.name, result).join('\n'));
+        report(opts.json, result, () => renderApply(spec.name, result));
       });
     });
 
@@ -141,11 +140,7 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
     .action(async (name: string, opts: { json?: boolean; recent: string }) => {
       await withClient(async (client) => {
         const status = await guarded(() => getPowerStatus(client, name));
-        print(
-          opts.json
-            ? JSON.stringify(status, null, 2)
-            : renderStatus(status, Math.max(0, Number(opts.recent) || 0)).join('\n'),
-        );
+        report(opts.json, status, () => renderStatus(status, Math.max(0, Number(opts.recent) || 0)));
       });
     });
 
@@ -187,7 +182,7 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
               note,
             );
           });
-          print(opts.json ? JSON.stringify(override, null, 2) : `override set:\n${renderOverride(override)}`);
+          report(opts.json, override, () => `override set:\n${renderOverride(override)}`);
         });
       },
     );
@@ -196,10 +191,11 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
     .command('pause <name>')
     .description('stop acting (drift is still reported) until resume')
     .option('--note <text>', 'why')
-    .action(async (name: string, opts: { note?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { note?: string; json?: boolean }) => {
       await withClient(async (client) => {
         const o = await guarded(() => pausePower(client, name, opts.note));
-        print(`paused ${name}: ${o.note}`);
+        report(opts.json, o, () => `paused ${name}: ${o.note}`);
       });
     });
 
@@ -207,10 +203,11 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
     .command('resume <name>')
     .description('act again; transitions missed while paused are applied now')
     .option('--note <text>', 'why')
-    .action(async (name: string, opts: { note?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { note?: string; json?: boolean }) => {
       await withClient(async (client) => {
         const r = await guarded(() => resumePower(client, name, opts.note));
-        print(`resumed ${name} after ${Math.round(r.pausedForMs / 1000)}s`);
+        report(opts.json, r, () => `resumed ${name} after ${Math.round(r.pausedForMs / 1000)}s`);
       });
     });
 
@@ -221,11 +218,12 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
     .action(async (name: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         const result = await guarded(() => deletePowerSchedule(client, name));
-        if (opts.json) print(JSON.stringify(result, null, 2));
-        else
-          print(
+        report(
+          opts.json,
+          result,
+          () =>
             `deleted power schedule ${name}; its CVMs stay as they are (${result.recent.length + result.summary.folded} records kept in its history)`,
-          );
+        );
       });
     });
 }

@@ -3,7 +3,6 @@
 // (flags, spec, a request the rollout rejected).
 
 import type { CalendarSpec } from '@temporalio/client';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
   abortRollout,
@@ -32,11 +31,10 @@ import {
 import { loadSpecFile, parseDuration } from '../../spec';
 import { cronProblem } from '../../spec/cron';
 import type { ControlAck, CvmRecord, RolloutResult } from '../../workflows/rollout-types';
-import { EXIT_FAILURE, UsageError } from '../errors';
+import { UsageError } from '../errors';
+import { CommandFailure, workflowFailureMessage } from '../failure';
+import { printNote as note, printLine as print, printJson, report } from '../output';
 import { withClient } from '../temporal';
-
-const print = (text: string) => process.stdout.write(`${text}\n`);
-const note = (text: string) => process.stderr.write(`${text}\n`);
 
 /** A rejected request is the user's to fix (exit 2); anything else is a failure (exit 1). */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -171,13 +169,15 @@ an app another deployment holds, and waits for it or skips it (onBusy).`,
           handle = await startRollout(spec, { client, taskQueue: config.taskQueue, codecKeys: config.codecKeys });
         } catch (err) {
           if (!(err instanceof RolloutBusyError)) throw err;
-          note(`cvmflow: ${err.message}`);
-          process.exitCode = EXIT_FAILURE;
-          return;
+          if (opts.json) printJson({ rollout: spec.name, status: 'refused', error: err.message });
+          throw new CommandFailure(err.message, { jsonPrinted: opts.json });
         }
         if (!opts.wait) {
-          if (opts.json) print(JSON.stringify({ rolloutId: handle.workflowId, runId: handle.firstExecutionRunId }));
-          else print(`started ${handle.workflowId}; follow it with: cvmflow rollout status ${handle.workflowId}`);
+          report(
+            opts.json,
+            { rolloutId: handle.workflowId, status: 'started', runId: handle.firstExecutionRunId },
+            () => `started ${handle.workflowId}; follow it with: cvmflow rollout status ${handle.workflowId}`,
+          );
           return;
         }
         let last = '';
@@ -188,23 +188,20 @@ an app another deployment holds, and waits for it or skips it (onBusy).`,
           last = line;
           note(line);
         }, 1000);
+        let result: RolloutResult;
         try {
-          const result: RolloutResult = await handle.result();
-          if (opts.json) print(JSON.stringify(result, null, 2));
-          else
-            print(
-              `rollout ${result.rolloutId} ${result.outcome}${result.reason ? ` (${result.reason})` : ''}: ${counts(result.counts)}`,
-            );
-          if (result.outcome !== 'succeeded') process.exitCode = EXIT_FAILURE;
+          result = await handle.result();
         } catch (err) {
-          const cause =
-            err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
-          if (opts.json) print(JSON.stringify({ rolloutId: handle.workflowId, error: cause }));
-          else note(`cvmflow: ${cause}`);
-          process.exitCode = EXIT_FAILURE;
+          const error = workflowFailureMessage(err);
+          if (opts.json) printJson({ rolloutId: handle.workflowId, status: 'failed', error });
+          throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
+        const summary = `rollout ${result.rolloutId} ${result.outcome}${result.reason ? ` (${result.reason})` : ''}: ${counts(result.counts)}`;
+        if (opts.json) printJson(result);
+        if (result.outcome !== 'succeeded') throw new CommandFailure(summary, { jsonPrinted: opts.json });
+        if (!opts.json) print(summary);
       });
     });
 
@@ -431,11 +428,16 @@ function registerScheduleCommands(rollout: Command): void {
     .command('pause <scheduleId>')
     .description('take no scheduled runs until unpaused')
     .option('--note <text>', 'why (required; shown with the schedule)')
-    .action(async (id: string, opts: { note?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { note?: string; json?: boolean }) => {
       if (!opts.note?.trim()) throw new UsageError('--note <text> is required: say why the schedule is paused');
       await withClient(async (client) => {
         await pauseRolloutSchedule(client, id, opts.note!);
-        print(`paused schedule ${id}: ${opts.note}`);
+        report(
+          opts.json,
+          { scheduleId: id, paused: true, note: opts.note },
+          () => `paused schedule ${id}: ${opts.note}`,
+        );
       });
     });
 
@@ -443,10 +445,11 @@ function registerScheduleCommands(rollout: Command): void {
     .command('unpause <scheduleId>')
     .description('take scheduled runs again')
     .option('--note <text>', 'why')
-    .action(async (id: string, opts: { note?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { note?: string; json?: boolean }) => {
       await withClient(async (client) => {
         await unpauseRolloutSchedule(client, id, opts.note);
-        print(`unpaused schedule ${id}`);
+        report(opts.json, { scheduleId: id, paused: false, note: opts.note ?? null }, () => `unpaused schedule ${id}`);
       });
     });
 
@@ -454,11 +457,16 @@ function registerScheduleCommands(rollout: Command): void {
     .command('trigger <scheduleId>')
     .description("start a run now (under the schedule's overlap policy unless --overlap)")
     .option('--overlap <policy>', 'skip or buffer-one')
-    .action(async (id: string, opts: { overlap?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { overlap?: string; json?: boolean }) => {
       const overlap = overlapOf(opts.overlap);
       await withClient(async (client) => {
         await triggerRolloutSchedule(client, id, overlap);
-        print(`triggered schedule ${id}; see its runs with: cvmflow rollout schedule describe ${id}`);
+        report(
+          opts.json,
+          { scheduleId: id, triggered: true, overlap: overlap ?? null },
+          () => `triggered schedule ${id}; see its runs with: cvmflow rollout schedule describe ${id}`,
+        );
       });
     });
 
@@ -468,24 +476,34 @@ function registerScheduleCommands(rollout: Command): void {
     .option('--start <time>', 'ISO 8601 instant')
     .option('--end <time>', 'ISO 8601 instant')
     .option('--overlap <policy>', 'skip or buffer-one')
-    .action(async (id: string, opts: { start?: string; end?: string; overlap?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { start?: string; end?: string; overlap?: string; json?: boolean }) => {
       const start = dateOf('--start', opts.start);
       const end = dateOf('--end', opts.end);
       if (end <= start) throw new UsageError('--end must be after --start');
       const overlap = overlapOf(opts.overlap);
       await withClient(async (client) => {
         await backfillRolloutSchedule(client, id, start, end, overlap);
-        print(`backfill of ${id} from ${start.toISOString()} to ${end.toISOString()} requested`);
+        report(
+          opts.json,
+          {
+            scheduleId: id,
+            backfill: { start: start.toISOString(), end: end.toISOString() },
+            overlap: overlap ?? null,
+          },
+          () => `backfill of ${id} from ${start.toISOString()} to ${end.toISOString()} requested`,
+        );
       });
     });
 
   schedule
     .command('delete <scheduleId>')
     .description('delete the schedule (running rollouts go on)')
-    .action(async (id: string) => {
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
       await withClient(async (client) => {
         await deleteRolloutSchedule(client, id);
-        print(`deleted schedule ${id}`);
+        report(opts.json, { scheduleId: id, deleted: true }, () => `deleted schedule ${id}`);
       });
     });
 }

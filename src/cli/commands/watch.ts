@@ -115,6 +115,7 @@ Workflow ids: deploy-<app> for deployments, power-<name> for power schedules (cv
       if (outcome.status !== 'COMPLETED')
         throw new CommandFailure(
           `${workflowId} ended ${outcome.status.toLowerCase()}${outcome.error ? `: ${outcome.error}` : ''}`,
+          { jsonPrinted: flags.json },
         );
     });
 }
