@@ -37,7 +37,7 @@ const command = (line: string) => line.replace(/\s+#.*$/, '').trim();
 describe('README', () => {
   it('quick start: the scripts it names exist and do what it says', () => {
     const lines = shBlock('npm run demo').map(command).filter(Boolean);
-    expect(lines).toEqual(['npm install', 'npm run demo', 'npm test']);
+    expect(lines).toEqual(['npm ci', 'npm run demo', 'npm test']);
     const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
     expect(scripts.demo).toBe('node bin/cvmflow.mjs demo');
     expect(scripts.test).toMatch(/vitest run/);
