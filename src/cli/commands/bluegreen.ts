@@ -16,6 +16,7 @@ import {
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printJson, report } from '../output';
@@ -95,7 +96,7 @@ function renderResult(r: BlueGreenResult): string[] {
 export function registerBlueGreenCommand(program: Command): void {
   const bg = program
     .command('bluegreen')
-    .description('blue-green deployments: green beside blue, health gate, promote, keep blue warm, retire it')
+    .description(describeCommand('bluegreen'))
     .addHelpText(
       'after',
       `

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import { generateCodecKey } from '../../temporal/codec';
+import { describeCommand } from '../command-table';
 
 export function registerCodecCommand(program: Command): void {
-  const codec = program
-    .command('codec')
-    .description('payload encryption keys (secrets never reach Temporal history in plaintext)');
+  const codec = program.command('codec').description(describeCommand('codec'));
   codec
     .command('keygen')
     .description('print a new random AES-256 key for CVMFLOW_CODEC_KEY')

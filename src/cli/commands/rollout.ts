@@ -31,6 +31,7 @@ import {
 import { loadSpecFile, parseDuration } from '../../spec';
 import { cronProblem } from '../../spec/cron';
 import type { ControlAck, CvmRecord, RolloutResult } from '../../workflows/rollout-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printLine as print, printJson, report } from '../output';
@@ -136,7 +137,7 @@ async function withTimezone(
 export function registerRolloutCommand(program: Command): void {
   const rollout = program
     .command('rollout')
-    .description('roll a new version across a fleet of CVMs in waves, within deploy windows, with a failure budget')
+    .description(describeCommand('rollout'))
     .addHelpText(
       'after',
       `

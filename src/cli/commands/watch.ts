@@ -3,6 +3,7 @@
 import { type Client, WorkflowFailedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type DeployProgress, deployProgressQuery, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure } from '../failure';
 import { positiveIntFlag } from '../flags';
@@ -87,7 +88,7 @@ interface WatchFlags {
 export function registerWatchCommand(program: Command): void {
   program
     .command('watch <workflow-id>')
-    .description('follow a cvmflow workflow live until it ends (exit 0 if it completed, 1 if not)')
+    .description(describeCommand('watch'))
     .option('--interval <ms>', 'how often to refresh', positiveIntFlag('--interval'), 1000)
     .option('--json', 'print only the final outcome as JSON')
     .addHelpText(
