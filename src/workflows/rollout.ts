@@ -45,6 +45,7 @@ import {
   abortRolloutUpdate,
   type ControlAck,
   type CvmRecord,
+  type CvmState,
   liftFreezeUpdate,
   MAX_ROLLOUT_TARGETS,
   type Override,
@@ -623,13 +624,24 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       throw ApplicationFailure.create({
         type: 'RolloutFailed',
         nonRetryable: true,
-        message: `rollout ${config.name} failed: ${failure}; ${revert ? `reverted: ${summary(countStates(toRevert.map((c) => st.cvms[index.get(c.cvmId)!]!)))}` : 'nothing reverted (autoRevert: false)'}`,
+        message: `rollout ${config.name} failed: ${failure}; ${revert ? revertReport(st.cvms, toRevert) : 'nothing reverted (autoRevert: false)'}`,
         details: [{ counts: result.counts, waves: result.waves }],
       });
     }
     return result;
   });
 }
+
+/**
+ * Every CVM a revert acted on: those the final revert wave took, and those autoRevert put back on their own as soon
+ * as they failed, during the waves (not counting the latter under-reported the revert).
+ */
+function revertReport(cvms: readonly CvmRecord[], finalWave: readonly CvmRecord[]): string {
+  const inFinal = new Set(finalWave.map((c) => c.cvmId));
+  const touched = cvms.filter((c) => inFinal.has(c.cvmId) || REVERT_STATES.has(c.state));
+  return touched.length ? `revert of ${touched.length} CVMs: ${summary(countStates(touched))}` : 'nothing to revert';
+}
+const REVERT_STATES = new Set<CvmState>(['reverted', 'revert-failed', 'diverged']);
 
 function summary(counts: Partial<Record<string, number>>): string {
   const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);
