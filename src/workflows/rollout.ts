@@ -14,12 +14,14 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
 import { formatInstant, safeParseCalendar } from '../calendar';
 import { NON_RETRYABLE_TYPES } from './activity-options';
@@ -61,6 +63,7 @@ import {
   resumeRolloutUpdate,
   rolloutStatusQuery,
   skipWindowUpdate,
+  type TargetCvm,
   type WaveControl,
   type WaveInput,
   type WaveResult,
@@ -74,6 +77,7 @@ export { rolloutApp } from './rollout-app';
 export { rolloutWave } from './rollout-wave';
 
 const DEFAULTS = { maxWavesPerRun: 20, maxRecords: 200, apiAttemptTimeoutMs: 30_000 };
+const RETRY = { initialInterval: 1000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5 };
 const SCHEDULED_BY = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 const FINISHED: RolloutPhase[] = ['reverting', 'succeeded', 'failed', 'aborted'];
 
@@ -141,13 +145,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const api = proxyActivities<RolloutActivities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,
     scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs + 60_000,
-    retry: {
-      initialInterval: 1000,
-      backoffCoefficient: 2,
-      maximumInterval: 10_000,
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
+    retry: { ...RETRY, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
   });
 
   // ------------------------------------------------------------------------------------------------------------
@@ -515,6 +513,8 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
         message: `rollout ${config.name}: ${problems.join('; ')}`,
       });
     }
+    const onChain = found.cvms.filter((c) => c.onChain);
+    if (onChain.length && patched('one-compose-update')) await refuseExternalApprovals(onChain);
     const ordered = updateOrder(found.cvms);
     st.waves = planWaves(ordered.length, {
       canary: strategy.canary?.size,
@@ -537,6 +537,34 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     record(
       `targets resolved: ${ordered.length} CVMs of ${apps} apps; waves ${shape}; maxParallel ${strategy.maxParallel}, maxUnavailable ${maxUnavailable()} (${describeSize(strategy.maxUnavailable)}), failure budget ${budget()} (${describeSize(config.failureBudget)})`,
     );
+  }
+
+  /**
+   * On-chain apps need the new compose hash on their allow-list before a commit. The worker's key approves it for the
+   * apps it owns; an app owned by another account (a multisig) is refused here, before any CVM changes, naming the
+   * owner and the transaction to sign — a rollout runs unattended in a deploy window, where waiting on a person in
+   * the middle of a wave would hold its slots and miss its deadline. Once the owners have sent it, a new rollout
+   * finds the hash allowed and goes through.
+   */
+  async function refuseExternalApprovals(targets: TargetCvm[]): Promise<void> {
+    const firstPerApp = [...new Map(targets.map((c) => [c.appId, c])).values()];
+    const v = config.version;
+    const { needed, signer } = await proxyActivities<ComposeUpdateActivities>({
+      startToCloseTimeout: tuning.apiAttemptTimeoutMs * (1 + firstPerApp.length),
+      heartbeatTimeout: input.tuning?.heartbeatTimeoutMs ?? 20_000,
+      retry: { ...RETRY, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+    }).composeApprovalCheck({
+      cvms: firstPerApp.map((c) => ({ cvmId: c.cvmId, app: c.app })),
+      change: { dockerCompose: v.dockerCompose, preLaunchScript: v.preLaunchScript, allowedEnvs: v.allowedEnvs },
+    });
+    if (!needed.length) return;
+    const apps = needed.map(
+      (n) =>
+        `app ${n.app} (contract ${n.appId} on chain ${n.chainId}) is owned by ${n.owner}: it must send addComposeHash(${n.composeHash}) to ${n.appId}, data ${n.calldata}`,
+    );
+    const message = `rollout ${config.name}: the worker's key${signer ? ` ${signer}` : ''} may not approve the new compose hash of ${needed.length} on-chain app(s) it does not own; ${apps.join('; ')}. Once the owners have sent these transactions, start the rollout again: nothing was changed`;
+    setPhase('failed', message);
+    throw ApplicationFailure.create({ type: 'ApprovalNeeded', nonRetryable: true, message, details: [needed] });
   }
 
   let failure: string | undefined;
