@@ -77,6 +77,8 @@ export { rolloutApp } from './rollout-app';
 export { rolloutWave } from './rollout-wave';
 
 const DEFAULTS = { maxWavesPerRun: 20, maxRecords: 200, apiAttemptTimeoutMs: 30_000 };
+/** Apps named in a refusal's message (each with its calldata); all of them are in the failure's details. */
+const MAX_NAMED_APPS = 10;
 const RETRY = { initialInterval: 1000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5 };
 const SCHEDULED_BY = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 const FINISHED: RolloutPhase[] = ['reverting', 'succeeded', 'failed', 'aborted'];
@@ -558,10 +560,14 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       change: { dockerCompose: v.dockerCompose, preLaunchScript: v.preLaunchScript, allowedEnvs: v.allowedEnvs },
     });
     if (!needed.length) return;
-    const apps = needed.map(
-      (n) =>
-        `app ${n.app} (contract ${n.appId} on chain ${n.chainId}) is owned by ${n.owner}: it must send addComposeHash(${n.composeHash}) to ${n.appId}, data ${n.calldata}`,
-    );
+    // The message names a few apps; the failure's details carry every one, for scripts.
+    const apps = needed
+      .slice(0, MAX_NAMED_APPS)
+      .map(
+        (n) =>
+          `app ${n.app} (contract ${n.appId} on chain ${n.chainId}) is owned by ${n.owner}: it must send addComposeHash(${n.composeHash}) to ${n.appId}, data ${n.calldata}`,
+      );
+    if (needed.length > MAX_NAMED_APPS) apps.push(`${needed.length - MAX_NAMED_APPS} more in the failure's details`);
     const message = `rollout ${config.name}: the worker's key${signer ? ` ${signer}` : ''} may not approve the new compose hash of ${needed.length} on-chain app(s) it does not own; ${apps.join('; ')}. Once the owners have sent these transactions, start the rollout again: nothing was changed`;
     setPhase('failed', message);
     throw ApplicationFailure.create({ type: 'ApprovalNeeded', nonRetryable: true, message, details: [needed] });
