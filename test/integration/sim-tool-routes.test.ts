@@ -173,4 +173,16 @@ describe('tool routes change state as the real API does', () => {
     expect(next).toMatchObject({ status: 422, body: { detail: [{ loc: ['query', 'counts'] }] } });
     expect(view(a.vmUuid).history.some((h) => h.op === 'update')).toBe(false);
   });
+
+  it('lists the nodes of a KMS contract and the KMS contracts of a chain', async () => {
+    const nodes = await api('GET', '/kms/onchain-sim/nodes');
+    expect(nodes).toMatchObject({
+      status: 200,
+      body: { total: 1, items: [{ slug: 'onchain-sim', kms_type: 'ethereum' }] },
+    });
+    expect((await api('GET', '/kms/nope/nodes')).status).toBe(404);
+    const detail = await sdk.getKmsOnChainDetail(client, { chain: '31337' });
+    expect(detail).toMatchObject({ chain_name: 'anvil', contracts: [{ contract_address: chain.kmsContractAddress }] });
+    expect(await sdk.getKmsOnChainDetail(client, { chain: 'base' })).toMatchObject({ chain_id: 8453, contracts: [] });
+  });
 });

@@ -1,11 +1,13 @@
 // KMS routes beyond the list/detail/pubkey of resources.ts: the on-chain detail of a chain's KMS contracts
-// (`GET /kms/on-chain/{chain}`, by chain name or id) and the next app ids of Phala's KMS (`GET /kms/phala/next_app_id`:
-// the CREATE addresses of the workspace's deployer wallet at its next nonces, which is how the real API derives
-// custom app ids). The simulator's OnChainVerifier models the app contracts, not the KMS contract's own device and
+// (`GET /kms/on-chain/{chain}`, by chain name or id), the nodes of a KMS contract (`GET /kms/{slug}/nodes`, API
+// 2026-06-23's contract-centric view; Go SDK ListKMSContractNodes) and the next app ids of Phala's KMS
+// (`GET /kms/phala/next_app_id`: the CREATE addresses of the workspace's deployer wallet at its next nonces, which
+// is how the real API derives custom app ids). The simulator's OnChainVerifier models the app contracts, not the KMS contract's own device and
 // image allow-lists, so those report `on_chain_allowed: null` (unknown) rather than a made-up answer.
 import { createHash } from 'node:crypto';
 import { getContractAddress } from 'viem';
-import { detailError, validationError } from '../http/errors';
+import { detailError, notFound, validationError } from '../http/errors';
+import { findKmsContract, kmsContractNode } from '../shapes/kms-contracts';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
 const CHAINS: { id: number; name: string }[] = [
@@ -77,6 +79,15 @@ function nextAppIds(r: ApiRequest): Reply {
   return ok({ app_ids });
 }
 
+function contractNodes(r: ApiRequest): Reply {
+  const kms = findKmsContract(r.core, r.params.slug!);
+  if (!kms) throw notFound('KMS contract');
+  return ok({ items: [kmsContractNode(kms)], total: 1 });
+}
+
 export function registerKmsExtraRoutes(router: ApiRouter): void {
-  router.add('GET', '/kms/on-chain/:chain', onChainDetail).add('GET', '/kms/phala/next_app_id', nextAppIds);
+  router
+    .add('GET', '/kms/on-chain/:chain', onChainDetail)
+    .add('GET', '/kms/phala/next_app_id', nextAppIds)
+    .add('GET', '/kms/:slug/nodes', contractNodes);
 }
