@@ -25,8 +25,6 @@ const EXCLUDED: Record<string, string> = {
   getAllowedDevices: 'reads the DstackApp contract over RPC: needs a chain, not the API',
   importGithubProfileSshKeys: "fetches the user's keys from GitHub: an outside service",
   syncGithubSshKeys: 'syncs keys from GitHub: an outside service',
-  commitCvmUpdate:
-    'needs the one-time commit token of a prepare-only (X-Prepare-Only) PATCH, which the simulator does not issue yet',
   validateActionParameters: 'a local helper that checks an options object; it makes no request',
 };
 
@@ -284,6 +282,20 @@ function callTable(ctx: Ctx): Record<string, () => Promise<SafeResult>> {
         id: ctx.onchain.vmUuid,
         composeHash: pre.data.composeHash,
         transactionHash: `0x${'12'.repeat(32)}`,
+      });
+      await idle(ctx.onchain.vmUuid);
+      return r;
+    },
+    commitCvmUpdate: async () => {
+      const pre = await sdk.safePatchCvm(c, { id: ctx.onchain.vmUuid, public_logs: false, prepareOnly: true });
+      if (!pre.success || !pre.data.requiresOnChainHash || !pre.data.commitToken) return { success: false, error: pre };
+      chain.hashes.add(`${ctx.onchain.appId}/${pre.data.composeHash}`);
+      ctx.onchainPatchHash = pre.data.composeHash;
+      const r = await sdk.safeCommitCvmUpdate(c, {
+        id: ctx.onchain.vmUuid,
+        token: pre.data.commitToken,
+        composeHash: pre.data.composeHash,
+        transactionHash: `0x${'34'.repeat(32)}`,
       });
       await idle(ctx.onchain.vmUuid);
       return r;

@@ -185,4 +185,31 @@ describe('tool routes change state as the real API does', () => {
     expect(detail).toMatchObject({ chain_name: 'anvil', contracts: [{ contract_address: chain.kmsContractAddress }] });
     expect(await sdk.getKmsOnChainDetail(client, { chain: 'base' })).toMatchObject({ chain_id: 8453, contracts: [] });
   });
+
+  it('prepares an on-chain update without applying it, and commits it once with its token', async () => {
+    const p = await sdk.provisionCvm(client, {
+      name: 'multisig-app',
+      compose_file: { docker_compose_file: COMPOSE },
+      kms: 'BASE',
+    });
+    const appId = 'ef'.repeat(20);
+    chain.hashes.add(`${appId}/${p.compose_hash}`);
+    const c = await sdk.commitCvmProvision(client, { app_id: `0x${appId}`, compose_hash: p.compose_hash });
+    await idle(c.vm_uuid!);
+    const id = c.vm_uuid!;
+    const prep = await sdk.patchCvm(client, { id, public_sysinfo: false, prepareOnly: true });
+    expect(prep).toMatchObject({ requiresOnChainHash: true, commitToken: expect.any(String) });
+    const { composeHash: hash, commitToken } = prep as { composeHash: string; commitToken: string };
+    expect(view(id).composeHash).toBe(p.compose_hash);
+    const commit = (token: string, composeHash = hash) =>
+      sdk.commitCvmUpdate(client, { id, token, composeHash, transactionHash: '0xabc' });
+    await expect(commit('forged')).rejects.toMatchObject({ status: 400 });
+    await expect(commit(commitToken, 'aa'.repeat(32))).rejects.toMatchObject({ status: 466 });
+    await expect(commit(commitToken)).rejects.toMatchObject({ status: 468 });
+    chain.hashes.add(`${appId}/${hash}`);
+    await expect(commit(commitToken)).resolves.toMatchObject({ status: 'in_progress' });
+    await idle(id);
+    expect(view(id).composeHash).toBe(hash);
+    await expect(commit(commitToken)).rejects.toMatchObject({ status: 400 });
+  });
 });
