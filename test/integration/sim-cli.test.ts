@@ -122,7 +122,7 @@ function runtimeDigest(name: string, payloadHex: string): string {
 }
 
 describe('phala CLI 1.1.18 reads of a running CVM', () => {
-  it('lists nodes, containers, the attestation and the runtime config', async () => {
+  it('lists nodes, containers, OS images, the attestation and the runtime config, and resizes', async () => {
     const cvm = await deploy('cli-app-reads');
     await settled(cvm.vmUuid, 'running');
     const client = createClient({ baseURL: sim.url, apiKey: KEY });
@@ -169,6 +169,23 @@ describe('phala CLI 1.1.18 reads of a running CVM', () => {
     const quote = Buffer.from(certs.find((c) => c.position_in_chain === 0)!.quote!, 'hex');
     // TDX quote v4: the TD report body starts after the 48-byte header; RTMR3 sits at body offset 472.
     expect(quote.subarray(48 + 472, 48 + 520).toString('hex')).toBe(tcb.rtmr3);
+
+    const images = await phala('os-images');
+    expect((images.items as { name: string }[]).map((i) => i.name)).toContain('dstack-0.5.3');
+    const allowlist = await phala('cvms', 'device-allowlist', `app_${cvm.appId}`);
+    expect(allowlist).toMatchObject({ success: true, is_onchain_kms: false, devices: [] });
+
+    // `cvms resize` sends allow_restart as 1/0 (pydantic's lax booleans accept that): the CVM reboots at 2 vCPUs.
+    const resize = await phala('cvms', 'resize', `app_${cvm.appId}`, '--vcpu', '2', '--memory', '4096', '--yes');
+    expect(resize.success).toBe(true);
+    await settled(cvm.vmUuid, 'running');
+    expect(
+      view(cvm.vmUuid)
+        .history.slice(-3)
+        .map((h) => h.status),
+    ).toEqual(['updating', 'restarting', 'running']);
+    const after = await phala('cvms', 'get', cvm.vmUuid);
+    expect(after).toMatchObject({ resource: { vcpu: 2, memory_in_gb: 4 } });
 
     const paths = sim.requests({ method: 'GET' }).map((r) => r.route);
     expect(paths).toEqual(

@@ -122,12 +122,22 @@ async function updateVisibility(r: ApiRequest): Promise<Reply> {
   return ok(cvmDetail(r.core, cvm));
 }
 
+/**
+ * The API validates with pydantic's lax booleans: 0/1 and "true"/"false" count too. `phala cvms resize` relies on
+ * it — it sends `allow_restart` as 1 or 0.
+ */
+const laxBool = z.preprocess((v) => {
+  if (v === 1 || v === '1' || v === 'true') return true;
+  if (v === 0 || v === '0' || v === 'false') return false;
+  return v;
+}, z.boolean());
+
 const ResourcesBody = z.object({
   vcpu: z.number().int().positive().nullish(),
   memory: z.number().int().positive().nullish(),
   disk_size: z.number().int().positive().nullish(),
   instance_type: z.string().min(1).nullish(),
-  allow_restart: z.boolean().nullish(),
+  allow_restart: laxBool.nullish(),
 });
 
 function fieldError(field: string, value: unknown, message: string) {
