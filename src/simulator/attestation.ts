@@ -69,8 +69,8 @@ export interface AttestationInput {
   osImageHash: string;
   vcpu: number;
   memoryMb: number;
-  /** The KMS root key id the CVM got its keys from (`key-provider` event). */
-  kmsId: string;
+  /** The root key (hex) of the KMS the CVM got its keys from: the `key-provider` event names it. */
+  kmsRootKey: string;
   storageFs: string;
   /** The app's gateway host (certificate SANs). */
   gatewayDomain: string;
@@ -161,14 +161,13 @@ export function buildEventLog(input: AttestationInput): EventLogEntry[] {
     runtimeEvent('instance-id', noInstanceId ? Buffer.alloc(0) : Buffer.from(input.instanceId, 'hex')),
     runtimeEvent('boot-mr-done', Buffer.alloc(0)),
     runtimeEvent('os-image-hash', Buffer.from(image, 'hex')),
-    runtimeEvent('key-provider', Buffer.from(JSON.stringify({ name: 'kms', id: kmsKeyId(input.kmsId) }), 'utf8')),
+    runtimeEvent('key-provider', Buffer.from(JSON.stringify({ name: 'kms', id: input.kmsRootKey }), 'utf8')),
     runtimeEvent('storage-fs', Buffer.from(input.storageFs, 'utf8')),
     runtimeEvent('system-ready', Buffer.alloc(0)),
   ];
 }
 
 const rootfsHash = (osImageHash: string) => sha256(`rootfs:${osImageHash}`).toString('hex');
-const kmsKeyId = (kmsId: string) => sha256(`kms-root-key:${kmsId}`).toString('hex');
 
 /** MRTD measures the TD's initial memory (the firmware): one value per OS image. */
 export const mrtdOf = (osImageHash: string): string => sha384(`mrtd:${osImageHash}`).toString('hex');

@@ -20,7 +20,7 @@ const input: AttestationInput = {
   osImageHash: 'ef'.repeat(32),
   vcpu: 2,
   memoryMb: 4096,
-  kmsId: 'kms_1',
+  kmsRootKey: `0x02${'aa'.repeat(32)}`,
   storageFs: 'zfs',
   gatewayDomain: 'node.example.invalid',
   bootedAt: new Date('2026-01-01T00:00:00Z'),

@@ -10,6 +10,7 @@ import { canonicalJson } from '../compose';
 import type { SimCore } from '../core';
 import type { Cvm } from '../model';
 import { endpoints } from '../shapes/common';
+import { kmsRootKey } from '../shapes/kms-contracts';
 import { sshKeysOf } from '../side-state';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
@@ -87,7 +88,7 @@ export function attestationOf(core: SimCore, cvm: Cvm) {
     osImageHash: image?.osImageHash ?? hex(`os-image:${cvm.image}`),
     vcpu: cvm.vcpu,
     memoryMb: cvm.memoryMb,
-    kmsId: cvm.kmsId,
+    kmsRootKey: kmsRootKey(core),
     storageFs: String(cvm.appCompose.storage_fs ?? 'zfs'),
     gatewayDomain: node.gatewayDomain,
     bootedAt: new Date(cvm.runningSince ?? cvm.createdAt.getTime()),

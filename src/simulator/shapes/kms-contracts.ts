@@ -19,6 +19,9 @@ function compress(uncompressed: string): string {
   return `0x${yOdd ? '03' : '02'}${x.toString('hex')}`;
 }
 
+/** The KMS root key every simulated KMS contract publishes (compressed secp256k1, 0x-hex). */
+export const kmsRootKey = (core: SimCore): string => compress(core.signer.publicKey);
+
 export function kmsContract(core: SimCore, k: KmsEntry) {
   return {
     id: kmsContractId(k),
@@ -26,7 +29,7 @@ export function kmsContract(core: SimCore, k: KmsEntry) {
     label: k.chain_id === null ? 'Phala KMS' : `On-chain KMS (chain ${k.chain_id})`,
     contract_address: k.kms_contract_address ?? 'phala',
     chain_id: k.chain_id ?? 0,
-    k256_pubkey: compress(core.signer.publicKey),
+    k256_pubkey: kmsRootKey(core),
     node_count: 1,
   };
 }
