@@ -2,9 +2,10 @@
 // TCB info's app_compose is the exact string whose sha256 is the CVM's compose_hash, the `compose-hash` runtime
 // event carries that hash, and every RTMR is the dstack replay of its part of the event log (rtmr = sha384(rtmr ‖
 // digest) from 48 zero bytes; a runtime event's digest is sha384(le32(event_type) ‖ ":" ‖ name ‖ ":" ‖ payload), as
-// in dstack's cc-eventlog). Boot events (IMR 0–2) stand for firmware measurements: their digest is the sha384 of
-// their payload. The TDX quote has the real v4 layout (header, TD report body carrying mrtd and rtmr0–3, report
-// data) with an empty signature: nothing here is signed by Intel, and a verifier must say so rather than pass it.
+// in dstack's cc-eventlog; names and order as dstack 0.5.9 boots with a KMS). Boot events (IMR 0–2) stand for
+// firmware measurements: their digest is the sha384 of their payload. The TDX quote has the real v4 layout (header
+// with the node's user_data, whose sha256 is its device id; TD report body carrying mrtd and rtmr0–3; report data)
+// with an empty signature: nothing here is signed by Intel, and a verifier must say so rather than pass it.
 import { createHash } from 'node:crypto';
 
 /** dstack's event type for runtime (RTMR3) events; not a TCG-defined code. */
@@ -69,8 +70,12 @@ export interface AttestationInput {
   osImageHash: string;
   vcpu: number;
   memoryMb: number;
-  /** The root key (hex) of the KMS the CVM got its keys from: the `key-provider` event names it. */
-  kmsRootKey: string;
+  /** The root CA key (SPKI hex) of the KMS the CVM got its keys from: the `key-provider` event names it. */
+  keyProviderId: string;
+  /** The KMS instance's own aggregated measurement (32 bytes hex), extended as `mr-kms` after verifying it. */
+  kmsMeasurement: string;
+  /** The node's 20-byte quote header user_data (hex); dstack's device_id is its sha256. */
+  quoteUserData: string;
   storageFs: string;
   /** The app's gateway host (certificate SANs). */
   gatewayDomain: string;
@@ -160,8 +165,9 @@ export function buildEventLog(input: AttestationInput): EventLogEntry[] {
     runtimeEvent('compose-hash', composeHash),
     runtimeEvent('instance-id', noInstanceId ? Buffer.alloc(0) : Buffer.from(input.instanceId, 'hex')),
     runtimeEvent('boot-mr-done', Buffer.alloc(0)),
+    runtimeEvent('mr-kms', Buffer.from(input.kmsMeasurement, 'hex')),
     runtimeEvent('os-image-hash', Buffer.from(image, 'hex')),
-    runtimeEvent('key-provider', Buffer.from(JSON.stringify({ name: 'kms', id: input.kmsRootKey }), 'utf8')),
+    runtimeEvent('key-provider', Buffer.from(JSON.stringify({ name: 'kms', id: input.keyProviderId }), 'utf8')),
     runtimeEvent('storage-fs', Buffer.from(input.storageFs, 'utf8')),
     runtimeEvent('system-ready', Buffer.alloc(0)),
   ];
@@ -186,9 +192,10 @@ export function buildTcbInfo(input: AttestationInput): TcbInfo {
   };
 }
 
-/** Byte offsets of the TDX quote v4: 48-byte header, then the 584-byte TD report body. */
+/** Byte offsets of the TDX quote v4: 48-byte header (user_data at 28), then the 584-byte TD report body. */
 export const QUOTE_LAYOUT = {
   headerSize: 48,
+  userData: 28,
   bodySize: 584,
   mrtd: 48 + 136,
   rtmr0: 48 + 328,
@@ -202,12 +209,14 @@ export const QUOTE_LAYOUT = {
 export function buildQuote(
   tcb: Pick<TcbInfo, 'mrtd' | 'rtmr0' | 'rtmr1' | 'rtmr2' | 'rtmr3'>,
   reportData: Buffer,
+  userData: string,
 ): string {
   const L = QUOTE_LAYOUT;
   const quote = Buffer.alloc(L.headerSize + L.bodySize + 4);
   quote.writeUInt16LE(4, 0);
   quote.writeUInt16LE(2, 2);
   quote.writeUInt32LE(0x81, 4);
+  Buffer.from(userData, 'hex').copy(quote, L.userData, 0, 20);
   const put = (offset: number, hex: string) => Buffer.from(hex, 'hex').copy(quote, offset);
   put(L.mrtd, tcb.mrtd);
   put(L.rtmr0, tcb.rtmr0);
@@ -219,7 +228,12 @@ export function buildQuote(
 }
 
 /** Reads the measurements back out of a quote built by buildQuote (or any TDX v4 quote). */
-export function parseQuote(hex: string): { mrtd: string; rtmr: [string, string, string, string]; reportData: string } {
+export function parseQuote(hex: string): {
+  userData: string;
+  mrtd: string;
+  rtmr: [string, string, string, string];
+  reportData: string;
+} {
   const q = Buffer.from(hex, 'hex');
   const L = QUOTE_LAYOUT;
   if (q.length < L.headerSize + L.bodySize || q.readUInt16LE(0) !== 4 || q.readUInt32LE(4) !== 0x81) {
@@ -227,6 +241,7 @@ export function parseQuote(hex: string): { mrtd: string; rtmr: [string, string, 
   }
   const at = (o: number, n = 48) => q.subarray(o, o + n).toString('hex');
   return {
+    userData: at(L.userData, 20),
     mrtd: at(L.mrtd),
     rtmr: [at(L.rtmr0), at(L.rtmr1), at(L.rtmr2), at(L.rtmr3)],
     reportData: at(L.reportData, 64),
@@ -245,7 +260,7 @@ export function buildAttestation(input: AttestationInput): Attestation {
   const leafFingerprint = sha256(`app-cert:${input.appId}:${input.instanceId}:${notBefore.toISOString()}`).toString(
     'hex',
   );
-  const quote = buildQuote(tcbInfo, sha512(`app-cert:${leafFingerprint}`));
+  const quote = buildQuote(tcbInfo, sha512(`app-cert:${leafFingerprint}`), input.quoteUserData);
   const caFingerprint = sha256(`app-ca:${input.appId}`).toString('hex');
   const subject = (cn: string) => ({
     common_name: cn,

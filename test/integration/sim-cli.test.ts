@@ -169,6 +169,9 @@ describe('phala CLI 1.1.18 reads of a running CVM', () => {
     const quote = Buffer.from(certs.find((c) => c.position_in_chain === 0)!.quote!, 'hex');
     // TDX quote v4: the TD report body starts after the 48-byte header; RTMR3 sits at body offset 472.
     expect(quote.subarray(48 + 472, 48 + 520).toString('hex')).toBe(tcb.rtmr3);
+    // dstack's device id is the sha256 of the quote header's 20-byte user_data (header offset 28).
+    const node = (nodes.items as { id: number; device_id: string }[]).find((n) => n.id === view(cvm.vmUuid).nodeId);
+    expect(createHash('sha256').update(quote.subarray(28, 48)).digest('hex')).toBe(node?.device_id);
 
     const images = await phala('os-images');
     expect((images.items as { name: string }[]).map((i) => i.name)).toContain('dstack-0.5.3');

@@ -20,7 +20,9 @@ const input: AttestationInput = {
   osImageHash: 'ef'.repeat(32),
   vcpu: 2,
   memoryMb: 4096,
-  kmsRootKey: `0x02${'aa'.repeat(32)}`,
+  keyProviderId: '3059'.padEnd(182, 'a'),
+  kmsMeasurement: '77'.repeat(32),
+  quoteUserData: '88'.repeat(20),
   storageFs: 'zfs',
   gatewayDomain: 'node.example.invalid',
   bootedAt: new Date('2026-01-01T00:00:00Z'),
@@ -57,7 +59,20 @@ describe('simulated attestation', () => {
       expect(e.digest).toBe(runtimeEventDigest(e.event, e.event_payload));
     }
     const parsed = parseQuote(quote);
+    expect(parsed.userData).toBe(input.quoteUserData);
     expect(parsed.mrtd).toBe(tcbInfo.mrtd);
+    expect(tcbInfo.event_log.filter((e) => e.imr === 3).map((e) => e.event)).toEqual([
+      'system-preparing',
+      'app-id',
+      'compose-hash',
+      'instance-id',
+      'boot-mr-done',
+      'mr-kms',
+      'os-image-hash',
+      'key-provider',
+      'storage-fs',
+      'system-ready',
+    ]);
     expect(parsed.rtmr).toEqual([tcbInfo.rtmr0, tcbInfo.rtmr1, tcbInfo.rtmr2, tcbInfo.rtmr3]);
     expect(certificates[0]).toMatchObject({ position_in_chain: 0, quote, is_ca: false });
     expect(parsed.reportData).toBe(

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { buildAttestation } from '../attestation';
+import { quoteUserData } from '../catalog';
 import { canonicalJson } from '../compose';
 import type { SimCore } from '../core';
 import type { Cvm } from '../model';
 import { endpoints } from '../shapes/common';
-import { kmsRootKey } from '../shapes/kms-contracts';
+import { kmsKeyProviderId, kmsMeasurement } from '../shapes/kms-contracts';
 import { sshKeysOf } from '../side-state';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
@@ -88,7 +89,9 @@ export function attestationOf(core: SimCore, cvm: Cvm) {
     osImageHash: image?.osImageHash ?? hex(`os-image:${cvm.image}`),
     vcpu: cvm.vcpu,
     memoryMb: cvm.memoryMb,
-    kmsRootKey: kmsRootKey(core),
+    keyProviderId: kmsKeyProviderId(core),
+    kmsMeasurement: kmsMeasurement(core),
+    quoteUserData: quoteUserData(node.name).toString('hex'),
     storageFs: String(cvm.appCompose.storage_fs ?? 'zfs'),
     gatewayDomain: node.gatewayDomain,
     bootedAt: new Date(cvm.runningSince ?? cvm.createdAt.getTime()),

@@ -1,8 +1,8 @@
 // API version 2026-06-23's contract-centric KMS shapes (Go SDK `KMSContract`, `KMSContractNode`): a KMS contract is
 // a group of KMS node replicas sharing one root key, addressed by slug or by a `kc_` id; Phala's own off-chain KMS
 // appears with the sentinel contract address "phala" and chain id 0. The simulator runs one node per contract, so
-// each contract lists exactly one node, and every contract's k256 key is the simulator's KMS signer key (the key
-// env-encryption pubkey signatures recover to).
+// each contract lists exactly one node; every contract's k256 key is the simulator's KMS signer key (the key
+// env-encryption pubkey signatures recover to) and its CA key the one CVMs' key-provider events name.
 import { createHash } from 'node:crypto';
 import type { KmsEntry } from '../catalog';
 import type { SimCore } from '../core';
@@ -19,8 +19,12 @@ function compress(uncompressed: string): string {
   return `0x${yOdd ? '03' : '02'}${x.toString('hex')}`;
 }
 
-/** The KMS root key every simulated KMS contract publishes (compressed secp256k1, 0x-hex). */
-export const kmsRootKey = (core: SimCore): string => compress(core.signer.publicKey);
+/** What a CVM's `key-provider` event names: the KMS root CA key (SPKI hex), published as `ca_pubkey`. */
+export const kmsKeyProviderId = (core: SimCore): string => core.signer.caPublicKeySpki;
+
+/** The KMS instance's aggregated measurement a CVM extends as `mr-kms` (the KMS runs in a CVM of its own). */
+export const kmsMeasurement = (core: SimCore): string =>
+  createHash('sha256').update(`kms-mr-aggregated:${core.signer.caPublicKeySpki}`).digest('hex');
 
 export function kmsContract(core: SimCore, k: KmsEntry) {
   return {
@@ -29,7 +33,8 @@ export function kmsContract(core: SimCore, k: KmsEntry) {
     label: k.chain_id === null ? 'Phala KMS' : `On-chain KMS (chain ${k.chain_id})`,
     contract_address: k.kms_contract_address ?? 'phala',
     chain_id: k.chain_id ?? 0,
-    k256_pubkey: kmsRootKey(core),
+    k256_pubkey: compress(core.signer.publicKey),
+    ca_pubkey: kmsKeyProviderId(core),
     node_count: 1,
   };
 }
