@@ -150,7 +150,9 @@ function callTable(ctx: Ctx): Record<string, () => Promise<SafeResult>> {
   const web = () => ({ id: ctx.web.vmUuid });
   const waitWeb = async <T>(p: Promise<T>): Promise<T> => {
     const r = await p;
-    await idle(ctx.web.vmUuid, view(ctx.web.vmUuid).operation?.target === 'stopped' ? 'stopped' : 'running');
+    // The operation may already be over on a fast run: then the status it rests in is the target.
+    const now = view(ctx.web.vmUuid);
+    await idle(ctx.web.vmUuid, (now.operation?.target ?? now.status) === 'stopped' ? 'stopped' : 'running');
     return r;
   };
   return {

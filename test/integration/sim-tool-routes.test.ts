@@ -29,7 +29,8 @@ let sim: SimulatorHandle;
 let client: ReturnType<typeof sdk.createClient>;
 
 beforeAll(async () => {
-  sim = await startSimulator({ apiKeys: [KEY], delays: FAST_DELAYS, onChainVerifier: chain });
+  // Updates take 300 ms so a request sent right after one reliably finds the CVM busy, even on a loaded machine.
+  sim = await startSimulator({ apiKeys: [KEY], delays: { ...FAST_DELAYS, update: 300 }, onChainVerifier: chain });
   client = sdk.createClient({ baseURL: sim.url, apiKey: KEY });
 });
 afterAll(() => sim.close());
@@ -37,7 +38,7 @@ afterAll(() => sim.close());
 const view = (vmUuid: string) => sim.cvms().find((c) => c.vmUuid === vmUuid)!;
 const idle = (vmUuid: string) =>
   expect
-    .poll(() => [view(vmUuid).status, view(vmUuid).operation], { interval: 5, timeout: 5000 })
+    .poll(() => [view(vmUuid).status, view(vmUuid).operation], { interval: 5, timeout: 10_000 })
     .toEqual(['running', null]);
 
 async function api(method: string, path: string, body?: unknown) {
@@ -211,5 +212,27 @@ describe('tool routes change state as the real API does', () => {
     await idle(id);
     expect(view(id).composeHash).toBe(hash);
     await expect(commit(commitToken)).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('sets the listing flag and renames without touching the running CVM', async () => {
+    const a = await deploy('meta-app');
+    await deploy('taken-name');
+    const before = view(a.vmUuid).history.length;
+    const listed = await api('PATCH', `/cvms/${a.vmUuid}/listed`, { listed: false });
+    expect(listed).toMatchObject({ status: 200, body: { vm_uuid: a.vmUuid, status: 'running' } });
+    expect((await sdk.getCvmInfo(client, { id: a.vmUuid })) as { listed: boolean }).toMatchObject({ listed: false });
+    const hashid = view(a.vmUuid).hashid;
+    expect((await api('PATCH', `/cvms/${hashid}/name`, { name: 'taken-name' })).body).toEqual({
+      detail: 'CVM name "taken-name" is already in use in this workspace',
+    });
+    expect((await api('PATCH', `/cvms/${hashid}/name`, { name: '9bad' })).status).toBe(422);
+    const res = await fetch(`${sim.url}/cvms/${hashid}/name`, {
+      method: 'PATCH',
+      headers: { 'X-API-Key': KEY, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'meta-app-renamed' }),
+    });
+    expect(res.status).toBe(204);
+    expect(view(a.vmUuid)).toMatchObject({ name: 'meta-app-renamed', status: 'running' });
+    expect(view(a.vmUuid).history.length).toBe(before);
   });
 });

@@ -1,5 +1,6 @@
-// The single-purpose updates of a CVM (reference §4 rows 17–22): docker compose (raw YAML) and pre-launch script
-// (raw text), visibility, resources and OS image, and the instance-id refresh. Each change goes through the same
+// The single-purpose updates of a CVM (reference §4 rows 17–23): docker compose (raw YAML) and pre-launch script
+// (raw text), visibility, resources and OS image, the instance-id refresh, and the metadata-only listing flag and
+// rename. Each change goes through the same
 // `update` operation as the other updates (updating → restarting → running, 409 while an operation runs), so a
 // resize or an OS upgrade reboots the CVM. Changes that move the compose hash of an on-chain-KMS CVM follow the
 // two-phase flow of reference §7.2: 465 with the hash to register, then the same request with X-Compose-Hash and
@@ -8,12 +9,13 @@ import { z } from 'zod';
 import { DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES } from '../catalog';
 import { type AppCompose, composeHash, normaliseAppCompose } from '../compose';
 import type { SimCore } from '../core';
-import { busy, structuredError, validationError } from '../http/errors';
+import { busy, detailError, structuredError, validationError } from '../http/errors';
 import { parseJsonBody, validateBody } from '../http/io';
 import { STOPPED_STATUSES } from '../lifecycle';
 import type { Cvm, UpdateChange } from '../model';
+import { vmShape } from '../shapes';
 import { cvmDetail } from '../shapes/v20251028';
-import { checkComposeFile } from './checks';
+import { checkComposeFile, checkName } from './checks';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 import { applyUpdate, onChainDetails, requireHashAllowed, updatable } from './update-common';
 
@@ -294,6 +296,35 @@ async function refreshInstanceIds(r: ApiRequest): Promise<Reply> {
   });
 }
 
+const ListedBody = z.object({ listed: z.boolean() });
+
+/** Marketplace listing is metadata: no operation, no restart, allowed while one runs (Go SDK UpdateCVMListed). */
+async function updateListed(r: ApiRequest): Promise<Reply> {
+  const body = validateBody(ListedBody, await r.json());
+  const cvm = updatable(r);
+  cvm.listed = body.listed;
+  return ok(vmShape(r.core, cvm));
+}
+
+const NameBody = z.object({ name: z.string() });
+
+/**
+ * Rename (terraform-provider-phala docs/design-notes/cvm-rename-endpoint.md): hostname rules (422), 400 with a
+ * plain detail when another CVM of the workspace has the name, 204 on success. Metadata only, like `listed`.
+ */
+async function rename(r: ApiRequest): Promise<Reply> {
+  const body = validateBody(NameBody, await r.json());
+  checkName(body.name);
+  const cvm = updatable(r);
+  for (const other of r.core.store.cvmsOf(r.ws.id)) {
+    if (other !== cvm && other.name === body.name) {
+      throw detailError(400, `CVM name "${body.name}" is already in use in this workspace`);
+    }
+  }
+  cvm.name = body.name;
+  return { status: 204 };
+}
+
 export function registerFieldUpdateRoutes(router: ApiRouter): void {
   router
     .add('PATCH', '/cvms/instance-ids', refreshInstanceIds)
@@ -303,5 +334,7 @@ export function registerFieldUpdateRoutes(router: ApiRouter): void {
     .add('PATCH', '/cvms/:id/resources', updateResources)
     .add('PATCH', '/cvms/:id/os-image', updateOsImage)
     .add('GET', '/cvms/:id/available-os-images', availableOsImages)
-    .add('PATCH', '/cvms/:id/instance-id', refreshInstanceId);
+    .add('PATCH', '/cvms/:id/instance-id', refreshInstanceId)
+    .add('PATCH', '/cvms/:id/listed', updateListed)
+    .add('PATCH', '/cvms/:id/name', rename);
 }
