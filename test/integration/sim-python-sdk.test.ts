@@ -11,7 +11,7 @@ import { FAST_DELAYS, type SimulatorHandle, startSimulator } from '../../src/sim
 
 const run = promisify(execFile);
 const KEY = 'phak_sim_python_sdk';
-const SCRIPT = join(process.cwd(), 'test/conformance/python_sdk_lifecycle.py');
+const SCRIPTS = join(process.cwd(), 'test/conformance');
 
 let sim: SimulatorHandle;
 beforeAll(async () => {
@@ -24,29 +24,33 @@ interface Step {
   [k: string]: unknown;
 }
 
-describe(`phala-cloud ${PYTHON_SDK_VERSION} (Python) against the simulator`, () => {
-  it('runs seed 000: provision, commit twice, watch, get by every id form, power actions, replicate, list, delete', async () => {
-    const python = locatePythonSdk();
-    if (!python) {
-      throw new Error(
-        `phala-cloud ${PYTHON_SDK_VERSION} is not installed in .tools/venv: run \`npx tsx scripts/ensure-python-sdk.ts\``,
-      );
-    }
-    let stdout: string;
-    try {
-      ({ stdout } = await run(python, [SCRIPT], {
-        timeout: 60_000,
-        // Only what the SDK reads: no proxy settings, so nothing leaves loopback.
-        env: { PATH: process.env.PATH, PHALA_CLOUD_API_PREFIX: sim.url, PHALA_CLOUD_API_KEY: KEY },
-      }));
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string };
-      throw new Error(`the Python SDK run failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-    }
-    const steps = stdout
+/** Runs one conformance script with the SDK's own environment variables; its JSON lines are the steps it did. */
+async function runScript(script: string): Promise<Step[]> {
+  const python = locatePythonSdk();
+  if (!python) {
+    throw new Error(
+      `phala-cloud ${PYTHON_SDK_VERSION} is not installed in .tools/venv: run \`npx tsx scripts/ensure-python-sdk.ts\``,
+    );
+  }
+  try {
+    const { stdout } = await run(python, [join(SCRIPTS, script)], {
+      timeout: 60_000,
+      // Only what the SDK reads: no proxy settings, so nothing leaves loopback.
+      env: { PATH: process.env.PATH, PHALA_CLOUD_API_PREFIX: sim.url, PHALA_CLOUD_API_KEY: KEY },
+    });
+    return stdout
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Step);
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`the Python SDK run of ${script} failed:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+}
+
+describe(`phala-cloud ${PYTHON_SDK_VERSION} (Python) against the simulator`, () => {
+  it('runs seed 000: provision, commit twice, watch, get by every id form, power actions, replicate, list, delete', async () => {
+    const steps = await runScript('python_sdk_lifecycle.py');
     const by = (name: string) => steps.filter((s) => s.step === name);
 
     expect(steps.map((s) => s.step)).toEqual([
@@ -82,5 +86,21 @@ describe(`phala-cloud ${PYTHON_SDK_VERSION} (Python) against the simulator`, () 
     const statuses = source.history.map((h) => h.status);
     for (const s of ['shutting_down', 'stopping', 'restarting', 'deleting']) expect(statuses).toContain(s);
     expect(all.every((c) => c.status === 'deleted' || c.history.at(-1)?.status === 'deleted')).toBe(true);
+  });
+
+  it('lists and gets KMS contracts at 2026-06-23, and KMS nodes where the SDK pins 2026-05-22', async () => {
+    const since = sim.requests().at(-1)?.seq ?? 0;
+    const steps = await runScript('python_sdk_kms.py');
+    expect(steps.map((s) => s.step)).toEqual(['contracts', 'nodes']);
+    expect(steps[0]!.ids).toEqual([expect.stringMatching(/^kc_/)]);
+    expect(steps[1]!.ids).toEqual(['kms_Ph4la5imKms1']);
+    const kms = sim.requests({ sinceSeq: since }).map((r) => `${r.apiVersion} ${r.path}`);
+    expect(kms).toEqual([
+      '2026-06-23 /api/v1/kms',
+      '2026-06-23 /api/v1/kms/phala',
+      expect.stringMatching(/^2026-06-23 \/api\/v1\/kms\/kc_/),
+      '2026-05-22 /api/v1/kms',
+      '2026-05-22 /api/v1/kms/kms_Ph4la5imKms1',
+    ]);
   });
 });
