@@ -11,8 +11,8 @@ import { pageParams, paginate } from './resources';
 import { streamState } from './sse';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
-/** Filters the list routes take from 2026-05-22 on; `node_id`/`teepod_id`/`user_id` are gone there (the Python
- * SDK refuses them as "removed filters"), so a request still sending one learns it instead of getting everything. */
+/** 2026-05-22 adds the `family` and `instance_types` list filters and removes `node_id`/`teepod_id`/`user_id` (the
+ * Python SDK refuses them as "removed filters"): a request still sending one learns it instead of getting everything. */
 const REMOVED_LIST_FILTERS = ['node_id', 'teepod_id', 'user_id'];
 const FAMILIES = ['all', 'cpu', 'gpu'];
 
