@@ -42,6 +42,13 @@ export class KmsSigner {
     .publicKey.export({ type: 'spki', format: 'der' })
     .toString('hex');
 
+  /** The signer's compressed secp256k1 public key: 2026-06-23's `k256_pubkey` verification anchor. */
+  get k256Pubkey(): string {
+    const uncompressed = privateKeyToAccount(this.privateKey).publicKey.slice(4);
+    const y = BigInt(`0x${uncompressed.slice(64)}`);
+    return `0x${y % 2n === 0n ? '02' : '03'}${uncompressed.slice(0, 64)}`;
+  }
+
   async signEnvPubkey(appIdHex: string, publicKeyHex: string): Promise<string> {
     const message = Buffer.concat([
       Buffer.from('dstack-env-encrypt-pubkey:', 'utf8'),
