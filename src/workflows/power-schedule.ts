@@ -91,6 +91,8 @@ const DEFAULTS = {
 const BATCH_ISSUE_ALLOWANCE_MS = 60_000;
 /** Temporal fires shorter timers late (after about a second): a drift check due this close to a change is folded. */
 const TIMER_FLOOR_MS = 1000;
+/** Real time for which a drift check may reuse the worker's listing made for another schedule. */
+const LISTING_REUSE_MAX_MS = 60_000;
 /** Time an action may spend waiting out 409 "busy" before its first call lands (the activity's own cap). */
 const BUSY_ALLOWANCE_MS = 150_000;
 
@@ -466,12 +468,16 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       relists &&
       config.mode === 'enforce' &&
       (listedAtMs === undefined || t - listedAtMs >= config.driftCheckIntervalMs);
-    const list =
-      !batched || memory.size === 0 || st.unresolved.length > 0 || ((listNeeded || driftListing) && !transitioned);
-    if (list) {
-      mergeTargets(await api.powerReadTargets({ targets: config.targets }), eff);
+    const needed = !batched || memory.size === 0 || st.unresolved.length > 0 || (listNeeded && !transitioned);
+    if (needed || (driftListing && !transitioned)) {
+      // A drift check only looks for CVMs made since the last listing: one the worker made for another schedule
+      // a moment ago will do (a new CVM is still found within one and a half drift intervals).
+      const reuseMs = Math.min(realDelayMs(clock, config.driftCheckIntervalMs) / 2, LISTING_REUSE_MAX_MS);
+      const notBefore = needed ? {} : { notBeforeMs: Date.now() - reuseMs };
+      const targets = await api.powerReadTargets({ targets: config.targets, ...notBefore });
+      mergeTargets(targets, eff);
       listNeeded = false;
-      listedAtMs = t;
+      listedAtMs = targets.listedAtMs === undefined ? t : Math.min(t, scheduleNow(clock, targets.listedAtMs));
       return new Set();
     }
     const r: StatusRead = await api.powerReadStatuses({ cvmIds: [...memory.keys()] });
@@ -779,6 +785,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       recent: [...st.records],
       summary: st.summary,
       ...(st.lastEvaluationMs !== undefined ? { lastEvaluation: instant(st.lastEvaluationMs) } : {}),
+      ...(listedAtMs !== undefined ? { lastListing: instant(listedAtMs) } : {}),
       run: { runs: st.runs, iteration, applies: st.applies },
     };
   }

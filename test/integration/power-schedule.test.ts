@@ -517,16 +517,20 @@ describe('power schedule on the real stack', () => {
       grace: '0s',
       driftCheckInterval: '2m',
     });
-    await apply(s, '2026-03-02T11:00:00Z');
+    const { clock } = await apply(s, '2026-03-02T11:00:00Z');
     await settledAs(first, 'stopped');
     // Made outside any deployment (no lock to watch): only a drift check that lists the fleet can find it.
     const second = await addReplica(first);
     const appearedAt = Date.now();
+    const appearedOnClock = scheduleNow(clock);
     await until(`${second} stopped by the schedule`, () => view(second).status === 'stopped', 20_000);
     // A drift check every 2 real seconds; the stop itself takes a graceful shutdown.
     expect(Date.now() - appearedAt).toBeLessThan(10_000);
     const status = await getPowerStatus(stack.client, s.name);
     expect(status.cvms.map((c) => c.cvmId).sort()).toEqual([first, second].sort());
+    expect(status.cvms.every((c) => c.actual === 'stopped' && c.inState)).toBe(true);
+    // The status says how fresh its list of CVMs is: listed since the replica appeared.
+    expect(status.lastListing!.atMs).toBeGreaterThan(appearedOnClock);
     await deletePowerSchedule(stack.client, s.name);
   });
 
