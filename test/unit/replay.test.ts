@@ -31,6 +31,8 @@ describe('recorded histories replay against the current workflows', () => {
         'power-batched-calendar.json',
         'power-batched-stuck-cvm.json',
         'power-stuck-cvm.json',
+        // After 'power-fleet-relist': a replica made after the schedule's listing is found.
+        'power-relist-replica.json',
       ]),
     );
   });
