@@ -153,7 +153,9 @@ function classify(i, code, doc) {
     return /^rejected: /.test(doc.error.message ?? '') ? 'rejected' : 'invalid';
   }
   if (code === 2) return 'invalid';
-  if (['refused', 'rejected', 'failed', 'cancelled'].includes(doc.status)) return doc.status;
+  // A trigger a running blue-green refused is the same case as a busy deploy: not bad input, the job fails (1).
+  if (doc.status === 'rejected' || doc.status === 'refused') return 'refused';
+  if (doc.status === 'failed' || doc.status === 'cancelled') return doc.status;
   // A blue-green run that ended unpromoted (expired, aborted, rolled-back), a rollout that did not succeed.
   if (typeof doc.outcome === 'string' && !SUCCESS.has(doc.outcome)) return doc.outcome;
   return 'failed';
@@ -275,12 +277,13 @@ async function main() {
   let ids = { workflowId: doc?.workflowId ?? doc?.rolloutId ?? '', runId: doc?.runId ?? '' };
   let result = doc ?? {};
 
-  if (i.command === 'bluegreen-promote' && outcome === 'promoted') {
-    // A promote is an Update and answers without the run's ids: the status read names them.
+  if (i.command === 'bluegreen-promote' && outcome !== 'invalid') {
+    // A promote is an Update and answers without the run's ids: the status read names them (a rejected promote
+    // too, so its summary links the run that was not ready).
     const status = await runCli(i, ['bluegreen', 'status', i.app, '--json']);
     const view = status.code === 0 ? parseDoc(status.stdout) : undefined;
     if (view) ids = { workflowId: view.workflowId ?? '', runId: view.runId ?? '' };
-    if (i.wait && ids.workflowId) {
+    if (outcome === 'promoted' && i.wait && ids.workflowId) {
       // Waiting after a promote follows the run to its end: it succeeded only if it still ended promoted (the
       // analysis after the switch can roll it back).
       const watched = await runCli(i, ['watch', ids.workflowId, '--json']);

@@ -262,6 +262,11 @@ describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => 
     }
     // The audit trail names the GitHub actor that triggered it.
     expect((await status()).status.trigger.by).toBe('ci-bot');
+    // A second start while this one runs is refused by the running run (onTrigger: reject): the job fails, with 1.
+    const busy = await runAction({ command: 'bluegreen-start', spec, wait: 'true', ...stackInputs() });
+    expect(busy.code, `${busy.stdout}\n${busy.stderr}`).toBe(1);
+    expect(busy.outputs).toMatchObject({ outcome: 'refused', 'workflow-id': `bluegreen-${app}`, 'run-id': runId });
+    expect(busy.outputs.message).toContain('is in progress');
 
     const promoted = await runAction({ command: 'bluegreen-promote', app, wait: 'true', ...stackInputs() });
     expect(promoted.code, `${promoted.stdout}\n${promoted.stderr}`).toBe(0);
@@ -280,7 +285,8 @@ describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => 
     // A second promote of the ended run is refused by cvmflow: bad input, exit 2, not a pass.
     const again = await runAction({ command: 'bluegreen-promote', app, wait: 'false', ...stackInputs() });
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(2);
-    expect(['rejected', 'invalid']).toContain(again.outputs.outcome);
+    expect(again.outputs).toMatchObject({ outcome: 'rejected', 'workflow-id': `bluegreen-${app}`, 'run-id': runId });
+    expect(again.outputs.message).toMatch(/^rejected: the latest blue-green run of act-bg has ended \(completed\)/);
   });
 
   it('bad input: exit 2 and outcome invalid, for a bad spec (from cvmflow) and a missing input (from the script)', async () => {
