@@ -161,15 +161,20 @@ function classify(i, code, doc) {
   return 'failed';
 }
 
-function messageOf(i, outcome, doc, fallback) {
-  if (doc?.error) return typeof doc.error === 'object' ? String(doc.error.message ?? '') : String(doc.error);
-  if (doc?.reason && outcome !== 'succeeded') return String(doc.reason);
-  if (doc?.summary) return String(doc.summary);
-  if (outcome === 'promoted' && doc?.green) return `promoted ${doc.green}; now ${doc.phase}`;
-  if (outcome === 'started') return `started ${doc?.workflowId ?? doc?.rolloutId ?? ''}`.trim();
-  if (outcome === 'succeeded' && i.command === 'deploy' && doc?.app)
+function messageOf(i, outcome, doc, code) {
+  if (!doc) return `cvmflow exited ${code} without a JSON result`;
+  if (doc.error) return typeof doc.error === 'object' ? String(doc.error.message ?? '') : String(doc.error);
+  if (doc.reason && outcome !== 'succeeded') return String(doc.reason);
+  if (doc.summary) return String(doc.summary);
+  if (outcome === 'promoted' && doc.green) return `promoted ${doc.green}; now ${doc.phase}`;
+  if (outcome === 'started') return `started ${doc.workflowId ?? doc.rolloutId ?? ''}`.trim();
+  if (outcome === 'succeeded' && i.command === 'deploy' && doc.app)
     return `deployed ${doc.app} (${doc.mode}): ${Array.isArray(doc.cvms) ? doc.cvms.length : 0} CVM(s)`;
-  return fallback;
+  if (doc.rolloutId && doc.counts) {
+    const counts = Object.entries(doc.counts).map(([state, n]) => `${n} ${state}`);
+    return `rollout ${doc.rolloutId} ${doc.outcome ?? outcome}: ${counts.join(', ') || 'no CVMs'}`;
+  }
+  return outcome;
 }
 
 /** The Temporal UI page of the run: the given UI, or Temporal Cloud's when the address is a Temporal Cloud one. */
@@ -273,7 +278,7 @@ async function main() {
   }
   const doc = parseDoc(r.stdout);
   let outcome = doc ? classify(i, r.code, doc) : r.code === 2 ? 'invalid' : 'error';
-  let message = messageOf(i, outcome, doc, `cvmflow exited ${r.code} without a JSON result`);
+  let message = messageOf(i, outcome, doc, r.code);
   let ids = { workflowId: doc?.workflowId ?? doc?.rolloutId ?? '', runId: doc?.runId ?? '' };
   let result = doc ?? {};
 

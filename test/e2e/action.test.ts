@@ -181,6 +181,7 @@ describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => 
     expect(runId).toMatch(/^[0-9a-f-]{36}$/);
     expect(r.outputs['ui-url']).toBe(`${uiUrl}/namespaces/default/workflows/deploy-${app}/${runId}/history`);
     expect(JSON.parse(r.outputs.result!).cvms).toHaveLength(2);
+    expect(r.outputs.message).toBe(`deployed ${app} (create): 2 CVM(s)`);
     expect(r.summary).toContain(`[deploy-${app}](${r.outputs['ui-url']})`);
     expect(r.summary).toContain('cvmflow deploy: succeeded');
     // The workflow itself, read apart from the action, did complete — and the link opens the dev stack's UI.
@@ -226,6 +227,7 @@ describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => 
     expect(r.outputs).toMatchObject({ 'workflow-id': 'rollout-act-roll', outcome: 'succeeded' });
     expect(r.outputs['run-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(JSON.parse(r.outputs.result!)).toMatchObject({ rolloutId: 'rollout-act-roll', outcome: 'succeeded' });
+    expect(r.outputs.message).toMatch(/^rollout rollout-act-roll succeeded: \d+ healthy/);
   });
 
   it('blue-green: start without waiting, then promote and wait until the run ends promoted', async () => {
