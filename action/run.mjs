@@ -1,10 +1,11 @@
 // The GitHub Action's one step (action.yml runs it): maps the action's inputs (INPUT_<NAME> variables, set by
-// action.yml) to one `cvmflow … --json` call, passes the Temporal API key and the codec key to it in its environment
-// only (never on a command line, never printed), reads the one JSON document the CLI prints whatever happens, and
-// reports it the way a workflow file consumes it: outputs in $GITHUB_OUTPUT (workflow-id, run-id, ui-url, outcome,
-// message, result), a step summary, an error annotation. It exits 0 when the workflow was started (wait: false) or
-// succeeded, 1 when it did not (failed, cancelled, refused, ended unpromoted, or cvmflow could not run), 2 for bad
-// input — so the job fails exactly when the deployment did. Plain Node, no dependencies: nothing to install first.
+// action.yml) to one `cvmflow … --json` call (a promote adds a status read and, to wait, a watch), passes the
+// Temporal API key and the codec key to it in its environment only (never on a command line; masked in the log),
+// reads the one JSON document the CLI prints whatever happens, and reports it the way a workflow file consumes it:
+// outputs in $GITHUB_OUTPUT (workflow-id, run-id, ui-url, outcome, message, result), a step summary, an error
+// annotation. It exits 0 when the workflow was started (wait: false) or succeeded, 1 when it did not (failed,
+// cancelled, refused, ended unpromoted, or cvmflow could not run), 2 for bad input — so the job fails exactly when
+// the deployment did. Plain Node, no dependencies: nothing to install first.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
