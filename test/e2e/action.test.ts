@@ -24,6 +24,7 @@ const ROUTER_SECRET = 'action-test-router-secret-0123456789';
 let stackEnv: Record<string, string>;
 let uiUrl: string;
 let codecKey: string;
+const GREETING = 'greeting-from-a-github-secret-5d1c';
 /** Everything any run of the action printed or wrote, for the secret check at the end. */
 const everything: string[] = [];
 /** The output names each run wrote, for the check against action.yml. */
@@ -84,7 +85,11 @@ function stackInputs(): Record<string, string> {
   };
 }
 
-function runAction(inputs: Record<string, string>, timeoutMs = 120_000): Promise<ActionRun> {
+function runAction(
+  inputs: Record<string, string>,
+  stepEnv: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<ActionRun> {
   const dir = mkdtempSync(join(work, 'step-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
@@ -98,6 +103,7 @@ function runAction(inputs: Record<string, string>, timeoutMs = 120_000): Promise
     GITHUB_SHA: '0123456789abcdef',
     GITHUB_SERVER_URL: 'http://127.0.0.1',
     GITHUB_RUN_ID: '42',
+    ...stepEnv,
   });
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   const started = Date.now();
@@ -169,12 +175,9 @@ afterAll(async () => {
 describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => {
   it('deploy with wait: exit 0, the workflow id, run id, outcome and UI link as outputs, a step summary', async () => {
     const app = 'act-ok';
-    const r = await runAction({
-      command: 'deploy',
-      spec: deploySpec(app, 'replicas: 2\n'),
-      wait: 'true',
-      ...stackInputs(),
-    });
+    // The spec's env value comes from the step's `env:`, as a workflow file passes a secret to it.
+    const spec = deploySpec(app, 'replicas: 2\nenv:\n  GREETING: { fromEnv: ACT_GREETING }\n');
+    const r = await runAction({ command: 'deploy', spec, wait: 'true', ...stackInputs() }, { ACT_GREETING: GREETING });
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.outputs).toMatchObject({ 'workflow-id': `deploy-${app}`, outcome: 'succeeded' });
     const runId = r.outputs['run-id']!;
@@ -316,7 +319,7 @@ describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => 
     expect(r.stderr).toContain('CVMFLOW_CODEC_KEY');
   });
 
-  it('the codec key never appears in what the action printed or wrote, except in the masking commands', () => {
+  it('the codec key never appears in what the action printed or wrote, except in the masking commands; nor env values', () => {
     expect(everything.length).toBeGreaterThan(0);
     const secretPart = codecKey.slice(codecKey.indexOf(':') + 1);
     for (const text of everything) {
@@ -327,6 +330,8 @@ describe('the GitHub Action against the dev stack', { timeout: 240_000 }, () => 
       expect(unmasked).not.toContain(secretPart);
       expect(unmasked).not.toContain(secretPart.slice(0, 16));
     }
+    // An env value passed through the step's environment went into the deployment sealed, and nowhere else.
+    expect(everything.join('\n')).not.toContain(GREETING);
     // The masking commands were given, for the ring and for the key alone.
     expect(everything.join('\n')).toContain(`::add-mask::${secretPart}`);
   });
