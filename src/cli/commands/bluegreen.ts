@@ -166,12 +166,22 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           result = await awaitBlueGreen(client, spec.name, outcome.runId);
         } catch (err) {
           const error = workflowFailureMessage(err);
-          if (opts.json) printJson({ app: spec.name, workflowId: outcome.workflowId, status: 'failed', error });
+          if (opts.json)
+            printJson({
+              app: spec.name,
+              workflowId: outcome.workflowId,
+              runId: outcome.runId,
+              status: 'failed',
+              error,
+            });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
-        report(opts.json, result, () => renderResult(result));
+        // The ids beside the result, so automation (the GitHub Action) can link the run it waited for.
+        report(opts.json, { workflowId: outcome.workflowId, runId: outcome.runId, ...result }, () =>
+          renderResult(result),
+        );
         if (result.outcome !== 'promoted')
           throw new CommandFailure(`${spec.name} was not promoted: ${result.summary}`, { jsonPrinted: opts.json });
       });

@@ -111,6 +111,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
             printJson({
               app: spec.name,
               workflowId: handle.workflowId,
+              runId: handle.firstExecutionRunId,
               status: cancelled ? 'cancelled' : 'failed',
               error,
             });
@@ -118,7 +119,9 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         } finally {
           clearInterval(ticker);
         }
-        report(opts.json, result, () => [
+        // The ids beside the result, so automation (the GitHub Action) can link the run it waited for.
+        const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+        report(opts.json, { ...ids, ...result }, () => [
           `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
           ...result.cvms.map((c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`),
         ]);

@@ -194,13 +194,14 @@ an app another deployment holds, and waits for it or skips it (onBusy).`,
           result = await handle.result();
         } catch (err) {
           const error = workflowFailureMessage(err);
-          if (opts.json) printJson({ rolloutId: handle.workflowId, status: 'failed', error });
+          if (opts.json)
+            printJson({ rolloutId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'failed', error });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
         const summary = `rollout ${result.rolloutId} ${result.outcome}${result.reason ? ` (${result.reason})` : ''}: ${counts(result.counts)}`;
-        if (opts.json) printJson(result);
+        if (opts.json) printJson({ ...result, runId: handle.firstExecutionRunId });
         if (result.outcome !== 'succeeded') throw new CommandFailure(summary, { jsonPrinted: opts.json });
         if (!opts.json) print(summary);
       });
