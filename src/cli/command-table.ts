@@ -63,7 +63,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     usage: 'watch <workflow-id>',
-    description: 'follow a cvmflow workflow live until it ends (exit 0 if it completed, 1 if not)',
+    description: 'follow a cvmflow workflow live until it ends (exit 0 if it succeeded, 1 if not)',
     load: async () => (await import('./commands/watch')).registerWatchCommand,
   },
   {
