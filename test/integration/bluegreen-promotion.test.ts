@@ -61,6 +61,8 @@ describe('blue-green promotion', () => {
     const preview = await waitForPhase(stack, app, 'preview');
     const green = preview.green!.name;
     expect(green).not.toBe(blue.name);
+    // Blue and green are roles a deployment changes on promotion: the names carry none (issue 17).
+    for (const name of [blue.name, green]) expect(name).toMatch(new RegExp(`^${app}-[0-9a-z]{6}$`));
     await waitFor('the preview route', async () => ((await hit(urls.preview)).app === green ? true : undefined));
     expect((await hit(urls.active)).app).toBe(blue.name);
 
