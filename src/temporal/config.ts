@@ -61,15 +61,14 @@ function readFile(variable: string, path: string, problems: string[]): Buffer | 
 function readCodecKeys(
   e: { CVMFLOW_CODEC_KEY?: string; CVMFLOW_CODEC_KEY_FILE?: string },
   problems: string[],
+  missing = 'CVMFLOW_CODEC_KEY: not set; payloads are encrypted so secrets stay out of Temporal history. Generate a key with `cvmflow codec keygen`, or set CVMFLOW_CODEC=off to disable encryption explicitly',
 ): CodecKey[] | undefined {
   if (e.CVMFLOW_CODEC_KEY && e.CVMFLOW_CODEC_KEY_FILE) {
     problems.push('CVMFLOW_CODEC_KEY and CVMFLOW_CODEC_KEY_FILE: set only one');
     return undefined;
   }
   if (!e.CVMFLOW_CODEC_KEY && !e.CVMFLOW_CODEC_KEY_FILE) {
-    problems.push(
-      'CVMFLOW_CODEC_KEY: not set; payloads are encrypted so secrets stay out of Temporal history. Generate a key with `cvmflow codec keygen`, or set CVMFLOW_CODEC=off to disable encryption explicitly',
-    );
+    problems.push(missing);
     return undefined;
   }
   const text =
@@ -95,6 +94,7 @@ export function loadCodecKeys(env: NodeJS.ProcessEnv = process.env): CodecKey[] 
       CVMFLOW_CODEC_KEY_FILE: env.CVMFLOW_CODEC_KEY_FILE?.trim() || undefined,
     },
     problems,
+    "CVMFLOW_CODEC_KEY: not set; the codec server decrypts with the workers' key ring: set CVMFLOW_CODEC_KEY or CVMFLOW_CODEC_KEY_FILE",
   );
   if (!keys) throw new ConfigError(problems);
   return keys;
