@@ -134,5 +134,5 @@ replicas: 1
     ).toEqual([]);
     // Neither process's log carries the decoded input.
     expect(dev.stdout() + dev.stderr()).not.toContain(MARKER);
-  });
+  }, 300_000);
 });
