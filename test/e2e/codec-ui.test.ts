@@ -1,8 +1,8 @@
 // The Temporal UI decodes our payloads, in a real browser: `cvmflow dev` (its codec server and the UI pointed at it),
 // a deploy through the CLI, then Debian's headless Chromium, driven by playwright-core, opens the deploy's history
 // page and must show the workflow input decoded — a marker that exists only inside the encrypted input — while the
-// history the server stores, read without the codec, holds ciphertext only. The browser comes from
-// scripts/ensure-chromium.sh (CI runs it); nothing is downloaded here.
+// history the server stores, read without the codec, holds ciphertext only; `temporal workflow show --codec-endpoint`
+// decodes it too. The browser comes from scripts/ensure-chromium.sh (CI runs it); nothing is downloaded here.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { type Background, cleanEnv, parseExports, runCli, runInBackground } from './cli';
 
 const DEV_ARGS = ['--port', '0', '--ui-port', '0', '--sim-port', '0', '--codec-port', '0', '--time-scale', '0.01'];
@@ -132,6 +133,31 @@ replicas: 1
       codecCalls.filter((c) => c.status >= 400),
       JSON.stringify(codecCalls),
     ).toEqual([]);
+    // The README's `temporal workflow show --codec-endpoint` against the same server reads the input decoded.
+    const shown = execFileSync(
+      ensureTemporalCli(),
+      [
+        'workflow',
+        'show',
+        '--workflow-id',
+        `deploy-${APP}`,
+        '--address',
+        env.TEMPORAL_ADDRESS!,
+        '--codec-endpoint',
+        codecUrl!,
+        '--output',
+        'json',
+      ],
+      { encoding: 'utf8', env: { ...env, TEMPORAL_VERSION_CHECK_DISABLED: '1' }, timeout: 60_000 },
+    );
+    const input = (
+      JSON.parse(shown) as {
+        events: { workflowExecutionStartedEventAttributes?: { input: { payloads: { data: string }[] } } }[];
+      }
+    ).events[0]!.workflowExecutionStartedEventAttributes!.input.payloads[0]!;
+    // JSON output keeps payload data as base64: decoded means plain JSON inside, where the history has ciphertext.
+    expect(Buffer.from(input.data, 'base64').toString('utf8')).toContain(MARKER);
+
     // Neither process's log carries the decoded input.
     expect(dev.stdout() + dev.stderr()).not.toContain(MARKER);
   }, 300_000);
