@@ -159,15 +159,15 @@ function route(req: IncomingMessage): Route | undefined {
 
 /** Who may call, and in which namespace. An unauthenticated caller learns nothing about the body. */
 function authorize(opts: CodecServerOptions, req: IncomingMessage, r: Route): { namespace?: string } {
-  let pathNamespace = r.prefix;
+  // A path segment that is the token is never read as a namespace, so it cannot reach a log line or an error.
+  const prefixIsToken = opts.token !== undefined && r.prefix !== undefined && safeEqual(r.prefix, opts.token);
+  const pathNamespace = prefixIsToken ? undefined : r.prefix;
   if (opts.token) {
     const authorization = header(req, 'authorization');
     const bearer = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined;
     if (bearer !== undefined) {
       if (!safeEqual(bearer, opts.token)) throw new HttpProblem(401, 'unknown token');
-    } else if (r.prefix !== undefined && safeEqual(r.prefix, opts.token)) {
-      pathNamespace = undefined;
-    } else {
+    } else if (!prefixIsToken) {
       throw new HttpProblem(
         401,
         'this codec server needs its token: send Authorization: Bearer <token> (temporal --codec-auth), or use http://host:port/<token> as the endpoint',

@@ -61,7 +61,6 @@ const b64text = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 let server: CodecServer | undefined;
 let logs: string[] = [];
 async function start(extra: Partial<CodecServerOptions> = {}): Promise<CodecServer> {
-  logs = [];
   server = await startCodecServer({
     codec: new AesGcmPayloadCodec(KEY),
     port: 0,
@@ -75,6 +74,7 @@ async function start(extra: Partial<CodecServerOptions> = {}): Promise<CodecServ
 afterEach(async () => {
   await server?.close();
   server = undefined;
+  logs = [];
 });
 
 describe('codec server protocol', () => {
@@ -254,8 +254,24 @@ describe('codec server access', () => {
       body: JSON.stringify(bearer.json()),
     });
     expect(viaPath.status, viaPath.text).toBe(200);
+    // Both at once: the path's token is still not taken for a namespace (which an allow-list error would repeat).
+    await server!.close();
+    const strict = await start({ token: TOKEN, namespaces: ['default'] });
+    const both = await call(strict.url, {
+      path: `/${TOKEN}/decode`,
+      headers: { authorization: `Bearer ${TOKEN}`, 'x-namespace': 'default' },
+      body: JSON.stringify(bearer.json()),
+    });
+    expect(both.status, both.text).toBe(200);
+    const noNamespace = await call(strict.url, {
+      path: `/${TOKEN}/decode`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: '{"payloads":[]}',
+    });
+    expect(noNamespace.status).toBe(400);
+    expect(noNamespace.text).not.toContain(TOKEN);
     // Preflights carry no credentials; they are answered for the UI origin all the same.
-    const pre = await call(url, { method: 'OPTIONS', path: `/${TOKEN}/decode`, headers: { origin: UI } });
+    const pre = await call(strict.url, { method: 'OPTIONS', path: `/${TOKEN}/decode`, headers: { origin: UI } });
     expect(pre.status).toBe(204);
     const all = logs.join('\n');
     expect(all).not.toContain(TOKEN);
