@@ -18,6 +18,7 @@ import { round } from './lib/stats';
 import { overhead } from './overhead';
 import { reactionLatency } from './reaction-latency';
 import { simulatorCapacity } from './simulator-capacity';
+import { startup } from './startup';
 
 // The committed figures are a full run's; a quick (smoke) run writes git-ignored files beside them instead.
 const resultsFile = (quick: boolean, ext: 'json' | 'md') =>
@@ -41,6 +42,7 @@ const RUNNERS: Record<BenchName, Runner> = {
   concurrency: (ctx, args) => concurrency(ctx, { n: args.n ?? (ctx.quick ? 20 : 1000) }),
   fleet_rollout: (ctx) => fleetRollout(ctx),
   simulator: (ctx) => simulatorCapacity(ctx),
+  startup: (ctx) => startup({ quick: ctx.quick }),
   // Written separately (bench/power-scale.ts); loaded only when present so the suite runs either way.
   power_scale: async (ctx) => {
     if (!existsSync(POWER_SCALE)) return { notAvailable: 'bench/power-scale.ts does not exist in this checkout' };

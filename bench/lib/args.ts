@@ -8,6 +8,7 @@ export const BENCHMARKS = [
   'fleet_rollout',
   'simulator',
   'power_scale',
+  'startup',
 ] as const;
 export type BenchName = (typeof BENCHMARKS)[number];
 

@@ -30,13 +30,18 @@ function requireChain(chain: ChainClient | undefined): ChainClient {
   return chain;
 }
 
-/** ChainError texts are written to be safe (no key, RPC host only); its `cause` may hold the RPC URL, so drop it. */
-async function onChain<T>(
+/**
+ * ChainError texts are written to be safe (no key, RPC host only); its `cause` may hold the RPC URL, so drop it.
+ * Heartbeats every second while a write waits for its confirmations, so a caller that sets a heartbeat timeout
+ * learns of a dead worker in seconds, and its retry finds the sent transaction's hash in the details.
+ */
+export async function onChain<T>(
   context: string,
   fn: (write: { knownTxHash?: string; onSubmitted: (h: string) => void }) => Promise<T>,
   hint?: Partial<Record<ChainError['code'], string>>,
 ): Promise<T> {
   const cp: TxCheckpoint = (activityInfo().heartbeatDetails as TxCheckpoint | undefined) ?? {};
+  const beat = setInterval(() => heartbeat(cp), 1000);
   try {
     return await fn({
       knownTxHash: cp.txHash,
@@ -55,6 +60,8 @@ async function onChain<T>(
       });
     }
     throw err;
+  } finally {
+    clearInterval(beat);
   }
 }
 

@@ -302,6 +302,9 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       });
     },
 
+    // prepareComposeUpdate, commitComposeUpdate and restoreCompose serve deploy runs recorded before the one
+    // compose-update path (patch 'one-compose-update', compose-update-activities.ts); new runs never call them.
+
     /** Phase 1 of a compose update; returns the new hash and what is needed to restore the previous compose. */
     async prepareComposeUpdate(req: {
       cvmId: string;

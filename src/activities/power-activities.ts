@@ -1,5 +1,5 @@
 // Activities of the power schedule: resolving the targets (one fleet listing, shared by the worker's schedules while
-// it is in flight), reading known CVMs' statuses in one batch, the deployment-lock check, and power actions — one
+// it is in flight, and for drift checks as long as it is recent enough), reading known CVMs' statuses in one batch, the deployment-lock check, and power actions — one
 // activity for up to a few hundred CVMs (`powerCvms`; `powerCvm` for one, used by histories from before batching).
 // An action is idempotent like Terraform's phala_cvm_power apply (seed 001): it reads the state first and does
 // nothing when the CVM is already there or on its way, so a retry — or a second worker after a crash — never issues
@@ -110,8 +110,11 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   const { phala, hub } = deps;
   const isAppLocked = deps.isAppLocked ?? deployHoldsApp;
   const whileBusy = busyRetrier(deps);
-  /** The fleet listing in flight, shared by every schedule on this worker that needs it meanwhile. */
-  let listing: Promise<CvmSummary[]> | undefined;
+  /**
+   * The worker's latest fleet listing: shared by every schedule on this worker that needs one while it is in flight,
+   * and afterwards by drift checks that accept a listing started after their `notBeforeMs`.
+   */
+  let listing: { startedAtMs: number; done: boolean; cvms: Promise<CvmSummary[]> } | undefined;
 
   async function readOne(cvmId: string): Promise<{ status: string; inProgress: boolean }> {
     const s = (await readStatuses([cvmId], cancellationSignal())).statuses[cvmId];
@@ -139,11 +142,20 @@ export function createPowerActivities(deps: PowerActivityDeps) {
     }
   }
 
-  function sharedListing(): Promise<CvmSummary[]> {
-    listing ??= listFleet().finally(() => {
-      listing = undefined;
-    });
-    return listing;
+  function sharedListing(notBeforeMs: number | undefined): NonNullable<typeof listing> {
+    const usable = listing && (notBeforeMs === undefined ? !listing.done : listing.startedAtMs >= notBeforeMs);
+    if (listing && usable) return listing;
+    const mine = { startedAtMs: Date.now(), done: false, cvms: listFleet() };
+    listing = mine;
+    mine.cvms.then(
+      () => {
+        mine.done = true;
+      },
+      () => {
+        if (listing === mine) listing = undefined;
+      },
+    );
+    return mine;
   }
 
   async function lockedAmong(apps: string[]): Promise<Set<string>> {
@@ -248,12 +260,23 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   }
 
   return {
-    /** Resolves the targets to CVMs through the API (apps by name, CVMs by any id form) and reads their status. */
-    async powerReadTargets({ targets }: { targets: PowerTargets }): Promise<TargetRead> {
+    /**
+     * Resolves the targets to CVMs through the API (apps by name, CVMs by any id form) and reads their status. With
+     * `notBeforeMs` (real ms), a finished listing of this worker that started no earlier is good enough (drift
+     * checks); without it only one still in flight is shared.
+     */
+    async powerReadTargets({
+      targets,
+      notBeforeMs,
+    }: {
+      targets: PowerTargets;
+      notBeforeMs?: number;
+    }): Promise<TargetRead> {
       return classified('read power-schedule targets', () =>
         beating(alive, async () => {
           const signal = cancellationSignal();
-          const live = (await sharedListing()).filter((c) => c.vm_uuid && c.status !== 'deleting');
+          const shared = sharedListing(notBeforeMs);
+          const live = (await shared.cvms).filter((c) => c.vm_uuid && c.status !== 'deleting');
           const found = new Map<string, TargetCvm>();
           const unresolved: UnresolvedTarget[] = [];
           const add = (c: CvmSummary) => {
@@ -292,6 +315,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
           return {
             cvms: [...found.values()].sort((a, b) => a.name.localeCompare(b.name) || a.cvmId.localeCompare(b.cvmId)),
             unresolved,
+            listedAtMs: shared.startedAtMs,
           };
         }),
       );

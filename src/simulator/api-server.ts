@@ -62,7 +62,12 @@ export function createApiHandler(core: SimCore): RequestListener {
     const requestId = randomUUID();
     const { path, query } = splitUrl(req.url ?? '/');
     const method = req.method ?? 'GET';
-    const entry = { route: null as string | null, keyId: null as string | null, faults: [] as string[] };
+    const entry = {
+      route: null as string | null,
+      keyId: null as string | null,
+      version: null as ApiVersion | null,
+      faults: [] as string[],
+    };
     res.setHeader('X-Request-ID', requestId);
     res.on('close', () => {
       core.log.add({
@@ -74,6 +79,7 @@ export function createApiHandler(core: SimCore): RequestListener {
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         apiKeyId: entry.keyId,
+        apiVersion: entry.version,
         requestId,
         faults: entry.faults,
       });
@@ -93,6 +99,7 @@ export function createApiHandler(core: SimCore): RequestListener {
       const ws = authenticate(core, req);
       entry.keyId = ws.keyId;
       const version = apiVersion(req);
+      entry.version = version;
       const fired = core.faults.fire({
         method,
         path: sub!,

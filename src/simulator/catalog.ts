@@ -103,6 +103,13 @@ export const PHALA_KMS: KmsEntry = {
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
+/**
+ * The 20 bytes a node's quoting enclave writes into the quote header's user_data. dstack derives the device id from
+ * them (device_id = sha256(user_data)), so a verifier can tie a quote to the node it claims to come from.
+ */
+export const quoteUserData = (nodeName: string): Buffer =>
+  createHash('sha256').update(`qe-user-data:${nodeName}`, 'utf8').digest().subarray(0, 20);
+
 /** Device ids and image hashes are derived from names so they are stable across runs (on-chain allowlists). */
 export function buildNode(spec: SimNodeSpec): SimNode {
   return {
@@ -114,7 +121,7 @@ export function buildNode(spec: SimNodeSpec): SimNode {
     vcpu: spec.vcpu ?? 4096,
     memoryMb: spec.memoryMb ?? 8 * 1024 * 1024,
     listed: spec.listed ?? true,
-    deviceId: sha(`device:${spec.name}`),
+    deviceId: createHash('sha256').update(quoteUserData(spec.name)).digest('hex'),
     ppid: sha(`ppid:${spec.name}`).slice(0, 32),
     fmspc: 'B0C06F000000',
     gatewayDomain: `${spec.name}.sim.phala.invalid`,

@@ -1,7 +1,8 @@
 // The hook for on-chain KMS (DstackKms / DstackApp contracts, reference §8). Until a real local chain is connected,
 // provisioning with kms ETHEREUM|BASE answers a structured "not supported in this simulator configuration" error.
+import { generateKeyPairSync } from 'node:crypto';
 import { keccak256 } from 'viem';
-import { generatePrivateKey, sign } from 'viem/accounts';
+import { generatePrivateKey, privateKeyToAccount, sign } from 'viem/accounts';
 import type { KmsEntry } from './catalog';
 
 export interface OnChainVerifier {
@@ -34,6 +35,19 @@ export function onChainKmsEntry(verifier: OnChainVerifier): KmsEntry {
  */
 export class KmsSigner {
   private readonly privateKey = generatePrivateKey();
+  /** Uncompressed secp256k1 public key (0x04…): the anchor clients verify env-key signatures against. */
+  readonly publicKey: string = privateKeyToAccount(this.privateKey).publicKey;
+  /** The KMS root CA's public key (P-256, DER SubjectPublicKeyInfo, hex): what CVMs' key-provider event names. */
+  readonly caPublicKeySpki: string = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .publicKey.export({ type: 'spki', format: 'der' })
+    .toString('hex');
+
+  /** The signer's compressed secp256k1 public key: 2026-06-23's `k256_pubkey` verification anchor. */
+  get k256Pubkey(): string {
+    const uncompressed = privateKeyToAccount(this.privateKey).publicKey.slice(4);
+    const y = BigInt(`0x${uncompressed.slice(64)}`);
+    return `0x${y % 2n === 0n ? '02' : '03'}${uncompressed.slice(0, 64)}`;
+  }
 
   async signEnvPubkey(appIdHex: string, publicKeyHex: string): Promise<string> {
     const message = Buffer.concat([

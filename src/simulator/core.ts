@@ -11,6 +11,7 @@ import type { Cvm, KmsType, Workspace } from './model';
 import type { ResolvedOptions } from './options';
 import { RequestLog } from './request-log';
 import { classifyIdentifier, resolveCvm } from './resolve';
+import { forget } from './side-state';
 import { StreamRegistry } from './sse-registry';
 import { Store } from './store';
 
@@ -117,6 +118,7 @@ export class SimCore {
     this.streams.closeAll();
     this.lifecycle.close();
     this.store.reset();
+    forget(this);
     this.deleted.length = 0;
     this.faults.clear();
     this.faults.add(this.opts.faults);

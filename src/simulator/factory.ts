@@ -5,6 +5,7 @@ import type { AppCompose } from './compose';
 import type { SimCore } from './core';
 import { hashid, newInstanceId, newVmUuid } from './ids';
 import type { AppRecord, Cvm, KmsType, Workspace } from './model';
+import { recordRevision } from './side-state';
 
 export interface NewCvmFields {
   name: string;
@@ -44,7 +45,9 @@ export function createCvm(core: SimCore, ws: Workspace, f: NewCvmFields): Cvm {
     updatedAt: now,
     history: [],
   };
-  return core.insert(cvm);
+  core.insert(cvm);
+  recordRevision(core, cvm, 'create', cvm.op?.correlationId ?? null);
+  return cvm;
 }
 
 /** An app and its env-encryption key pair; the private key never leaves the simulator (as with the real KMS). */

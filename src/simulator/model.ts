@@ -2,9 +2,13 @@
 // operation in progress and the full status history that the admin API exposes.
 import type { AppCompose } from './compose';
 
-export type ApiVersion = '2025-10-28' | '2026-01-21';
-export const API_VERSIONS: readonly ApiVersion[] = ['2025-10-28', '2026-01-21'];
+export type ApiVersion = '2025-10-28' | '2026-01-21' | '2026-05-22' | '2026-06-23';
+export const API_VERSIONS: readonly ApiVersion[] = ['2025-10-28', '2026-01-21', '2026-05-22', '2026-06-23'];
+/** A request without X-Phala-Version keeps getting what it got before the newer versions existed. */
 export const DEFAULT_API_VERSION: ApiVersion = '2026-01-21';
+
+/** Versions are ISO dates, so "at least" is a string comparison (the Python SDK compares them the same way). */
+export const atLeast = (v: ApiVersion, since: ApiVersion): boolean => v >= since;
 
 export type KmsType = 'phala' | 'ethereum' | 'base';
 

@@ -13,6 +13,8 @@ export interface RequestLogEntry {
   status: number;
   durationMs: number;
   apiKeyId: string | null;
+  /** The X-Phala-Version the request was answered at (the default when it sent none); null if refused before. */
+  apiVersion: string | null;
   requestId: string;
   /** Ids of the injected faults that fired on this request. */
   faults: string[];

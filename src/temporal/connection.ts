@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { TemporalConfig } from './config';
 import { createDataConverter } from './data-converter';
 
@@ -36,6 +36,8 @@ export async function connectClient(
   return new Client({ connection, namespace: cfg.namespace, dataConverter: createDataConverter(cfg.codecKeys) });
 }
 
-export function connectWorkerConnection(cfg: ConnectionTarget): Promise<NativeConnection> {
+/** The worker's connection; the worker SDK (native Core bridge) is loaded only by processes that run a worker. */
+export async function connectWorkerConnection(cfg: ConnectionTarget): Promise<NativeConnection> {
+  const { NativeConnection } = await import('@temporalio/worker');
   return NativeConnection.connect(connectionOptions(cfg));
 }

@@ -1,6 +1,7 @@
 // Builds the activities a cvmflow worker registers, with the process-wide watch hub they share.
 import { createBlueGreenActivities } from '../activities/bluegreen-activities';
 import { createChainActivities } from '../activities/chain-activities';
+import { createComposeUpdateActivities } from '../activities/compose-update-activities';
 import { createDeployActivities } from '../activities/deploy-activities';
 import { phalaWatchSource } from '../activities/phala-watch-source';
 import { createPowerActivities } from '../activities/power-activities';
@@ -26,6 +27,7 @@ export function createWorkerActivities(opts: WorkerActivityOptions) {
     ...createPowerActivities({ phala: opts.phala, hub, busyRetryMs: opts.busyRetryMs }),
     ...createBlueGreenActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
     ...createChainActivities({ chain: opts.chain }),
+    ...createComposeUpdateActivities({ phala: opts.phala, chain: opts.chain, busyRetryMs: opts.busyRetryMs }),
     ...createRolloutActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
   };
   return { activities, hub, close: () => hub.close() };

@@ -1,5 +1,7 @@
 // Worker bootstrap: one place that turns a config + activities into a running Temporal worker with the project's
-// data converter, bundling the workflow code once per process.
+// data converter, bundling the workflow code once per process — or, in the build (an installed package, the image),
+// loading the bundle `npm run build` made from the same sources.
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   bundleWorkflowCode,
@@ -10,6 +12,7 @@ import {
 } from '@temporalio/worker';
 import { OTEL_WORKFLOW_INTERCEPTORS, type WorkerTracing } from '../metrics/tracing';
 import type { WorkflowRef } from '../notify/notifier';
+import { FROM_BUILD } from '../package-root';
 import type { CodecKey } from '../temporal/codec';
 import type { TemporalConfig } from '../temporal/config';
 import { createDataConverter, FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
@@ -22,6 +25,16 @@ export const WORKFLOW_INTERCEPTORS_PATH = fileURLToPath(new URL('../workflows/ob
 type WorkflowBundle = { code: string };
 const bundles = new Map<string, Promise<WorkflowBundle>>();
 
+/** The build's file names of the two bundles it makes: without and with the tracing interceptors. */
+export const PREBUILT_BUNDLES = { plain: 'workflow-bundle.js', tracing: 'workflow-bundle-tracing.js' } as const;
+
+/** The build's prebuilt bundle beside this module (dist/), if this is the build and it has one. */
+function prebuiltBundle(tracing: boolean): string | undefined {
+  if (!FROM_BUILD) return undefined;
+  const file = fileURLToPath(new URL(`./${PREBUILT_BUNDLES[tracing ? 'tracing' : 'plain']}`, import.meta.url));
+  return existsSync(file) ? file : undefined;
+}
+
 /**
  * Bundles (webpack + swc) the workflow code once per process, path and set of extra interceptor modules (tracing);
  * workers and tests share the result.
@@ -32,6 +45,15 @@ export function bundleWorkflows(
 ): Promise<WorkflowBundle> {
   const key = [workflowsPath, ...extraInterceptorModules].join('|');
   let bundle = bundles.get(key);
+  const prebuilt =
+    workflowsPath === WORKFLOWS_PATH &&
+    (extraInterceptorModules.length === 0 || extraInterceptorModules.join() === OTEL_WORKFLOW_INTERCEPTORS)
+      ? prebuiltBundle(extraInterceptorModules.length > 0)
+      : undefined;
+  if (!bundle && prebuilt) {
+    bundle = Promise.resolve({ code: readFileSync(prebuilt, 'utf8') });
+    bundles.set(key, bundle);
+  }
   if (!bundle) {
     bundle = bundleWorkflowCode({
       workflowsPath,

@@ -16,9 +16,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createChainActivities } from '../activities/chain-activities';
+import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
 import { apiOptions, chainOptions, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
+import { type ComposeUpdateOps, restoreCompose, updateCompose } from './compose-update';
 import { Mutex, runBounded } from './concurrency';
 import {
   type ApprovalAccepted,
@@ -37,7 +39,7 @@ import {
 import { describeError } from './errors';
 import { phaseReporter } from './observe';
 
-type Activities = ReturnType<typeof createDeployActivities>;
+type Activities = ReturnType<typeof createDeployActivities> & ComposeUpdateActivities;
 type ChainActivities = ReturnType<typeof createChainActivities>;
 
 export async function deployCvm(input: DeployInput): Promise<DeployResult> {
@@ -262,6 +264,8 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   }
 
   async function update(existing: CvmRef[]): Promise<void> {
+    // Runs started before the one compose-update path (shared with rollouts) go on through the old steps.
+    if (patched('one-compose-update')) return await updateEach(existing);
     enter('update');
     progress.appId = existing[0]!.appId;
     for (const cvm of existing) {
@@ -300,6 +304,56 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       await commit.commitComposeUpdate({ cvmId: cvm.cvmId, composeHash: prepared.composeHash, ...env });
       const state = await watchRunning(cvm.cvmId, prepared.composeHash);
       record({ ...cvm, status: state.status, created: false });
+    }
+  }
+
+  /** Each CVM of the app through the compose-update step rollouts use too (src/workflows/compose-update.ts). */
+  async function updateEach(existing: CvmRef[]): Promise<void> {
+    enter('update');
+    progress.appId = existing[0]!.appId;
+    const ops: ComposeUpdateOps = {
+      prepare: provision.composePrepare,
+      encryptEnv: provision.encryptEnv,
+      approve: approveComposeHash,
+      commit: commit.composeCommit,
+      watchRunning: async (cvmId, composeHash) => {
+        await watchRunning(cvmId, composeHash);
+      },
+    };
+    const change = {
+      dockerCompose: input.dockerCompose,
+      preLaunchScript: input.preLaunchScript,
+      allowedEnvs: input.allowedEnvs,
+      visibility: input.visibility,
+    };
+    for (const cvm of existing) {
+      const outcome = await updateCompose(
+        ops,
+        { cvmId: cvm.cvmId, change, sealedEnv: input.sealedEnv },
+        {
+          prepared: (p) => {
+            progress.composeHash = p.composeHash;
+            progress.previousComposeHash ??= p.previousComposeHash;
+          },
+          changing: (p) =>
+            compensations.add(`restore compose ${p.previousComposeHash.slice(0, 12)} on ${cvm.cvmId}`, async () => {
+              const r = await restoreCompose(
+                { restore: rollback.composeRestore, watchRunning: ops.watchRunning },
+                {
+                  cvmId: cvm.cvmId,
+                  restore: p.restore,
+                  previousComposeHash: p.previousComposeHash,
+                  updateComposeHash: p.composeHash,
+                  wasRunning: p.status === 'running',
+                },
+              );
+              if (r.outcome === 'diverged')
+                return [`${cvm.cvmId} left alone: it runs compose ${r.composeHash.slice(0, 12)}, set by someone else`];
+              return r.outcome === 'reverted' ? [cvm.cvmId] : [];
+            }),
+        },
+      );
+      record({ ...cvm, ...(outcome.kind === 'updated' ? { status: 'running' } : {}), created: false });
     }
   }
 

@@ -1,12 +1,14 @@
 // The power schedule: one long-running workflow per schedule (`power-<name>`) that converges its CVMs to the
 // calendar's desired power state. Each evaluation reads the targets' statuses in one batched activity (and lists the
-// fleet to resolve the targets only at a run's start, after an apply and right after a transition), decides per CVM
-// (src/workflows/power-decide.ts), and launches power actions that run beside the loop — one activity per action and
-// up to `batchSize` CVMs, with an outcome per CVM — so a CVM that hangs never holds up the others or the next
-// transition. Histories from before batching (no 'power-batched-actions' marker) replay the one-activity-per-CVM
-// path. Between evaluations it sleeps until the next calendar change, drift check, override expiry or retry,
-// whichever comes first. Overrides are expiring leases set through validated Updates; the full state moves to a
-// fresh run (continue-as-new) before the history grows large.
+// fleet to resolve the targets at a run's start, after an apply, right after a transition, when a deployment lets go
+// of an app and, in enforce mode, at each drift check, so replicas made after a listing are managed too), decides
+// per CVM (src/workflows/power-decide.ts), and launches power actions that run beside the loop — one activity per
+// action and up to `batchSize` CVMs, with an outcome per CVM — so a CVM that hangs never holds up the others or the
+// next transition. Histories from before batching (no 'power-batched-actions' marker) replay the one-activity-per-CVM
+// path, and those from before re-listing (no 'power-fleet-relist' marker) list only where they did. Between
+// evaluations it sleeps until the next calendar change, drift check, override expiry or retry, whichever comes first.
+// Overrides are expiring leases set through validated Updates; the full state moves to a fresh run (continue-as-new)
+// before the history grows large.
 import {
   ApplicationFailure,
   allHandlersFinished,
@@ -89,6 +91,8 @@ const DEFAULTS = {
 const BATCH_ISSUE_ALLOWANCE_MS = 60_000;
 /** Temporal fires shorter timers late (after about a second): a drift check due this close to a change is folded. */
 const TIMER_FLOOR_MS = 1000;
+/** Real time for which a drift check may reuse the worker's listing made for another schedule. */
+const LISTING_REUSE_MAX_MS = 60_000;
 /** Time an action may spend waiting out 409 "busy" before its first call lands (the activity's own cap). */
 const BUSY_ALLOWANCE_MS = 150_000;
 
@@ -115,6 +119,14 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   st.runs++;
   // One activity per action for a batch of CVMs, drift checks that read statuses only. Decided once per run.
   const batched = patched('power-batched-actions');
+  // The fleet is listed again when it can have grown: at every drift check in enforce mode, and as soon as a
+  // deployment that held one of the apps lets go (it may have made replicas after the last listing). Without it a
+  // schedule that listed an app mid-deployment never learnt of the replicas made after (issue 17's chaos finding).
+  const relists = batched && patched('power-fleet-relist');
+  /** Schedule time of the last listing: enforce mode lists again once a drift interval has passed. */
+  let listedAtMs: number | undefined;
+  /** Apps a deployment held at their last lock check (or whose check failed): their release means a new listing. */
+  const heldApps = new Set<string>();
   /** Whether the next evaluation lists the fleet to resolve the targets (each run's first one does). */
   let listNeeded = true;
   /** Workflow time of the last deployment-lock check, which the batch activity trusts while it is fresh. */
@@ -338,6 +350,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     rec.outcome = r.escalated ? `${r.outcome} (graceful shutdown timed out; force-stopped)` : r.outcome;
     Object.assign(m, { status: r.status, inProgress: r.outcome === 'issued' });
     if (r.outcome === 'deferred') {
+      if (relists) heldApps.add(m.app);
       heldByDeployment(m, `a deployment took the app just before the ${action}`);
       dirty = true;
       return;
@@ -445,14 +458,26 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   /**
    * Reads the CVMs' current state. Before batching: a full listing each time. Batched: the known CVMs' statuses in
    * one call, and a listing (to resolve the targets) only when one is needed — at a run's start, after an apply,
-   * while a target is unresolved, and right after a transition, which acts on the CVMs it knows first because a
-   * listing of thousands of CVMs takes the API a while. Returns the CVMs not to decide on now (gone).
+   * while a target is unresolved, after a deployment released an app, at a drift check in enforce mode (once per
+   * drift interval: the one call that finds CVMs made since), and right after a transition, which acts on the CVMs
+   * it knows first because a listing of thousands of CVMs takes the API a while. Returns the CVMs not to decide on
+   * now (gone).
    */
-  async function read(eff: Effective, transitioned: boolean): Promise<Set<string>> {
-    const list = !batched || memory.size === 0 || st.unresolved.length > 0 || (listNeeded && !transitioned);
-    if (list) {
-      mergeTargets(await api.powerReadTargets({ targets: config.targets }), eff);
+  async function read(eff: Effective, t: number, transitioned: boolean): Promise<Set<string>> {
+    const driftListing =
+      relists &&
+      config.mode === 'enforce' &&
+      (listedAtMs === undefined || t - listedAtMs >= config.driftCheckIntervalMs);
+    const needed = !batched || memory.size === 0 || st.unresolved.length > 0 || (listNeeded && !transitioned);
+    if (needed || (driftListing && !transitioned)) {
+      // A drift check only looks for CVMs made since the last listing: one the worker made for another schedule
+      // a moment ago will do (a new CVM is still found within one and a half drift intervals).
+      const reuseMs = Math.min(realDelayMs(clock, config.driftCheckIntervalMs) / 2, LISTING_REUSE_MAX_MS);
+      const notBefore = needed ? {} : { notBeforeMs: Date.now() - reuseMs };
+      const targets = await api.powerReadTargets({ targets: config.targets, ...notBefore });
+      mergeTargets(targets, eff);
       listNeeded = false;
+      listedAtMs = targets.listedAtMs === undefined ? t : Math.min(t, scheduleNow(clock, targets.listedAtMs));
       return new Set();
     }
     const r: StatusRead = await api.powerReadStatuses({ cvmIds: [...memory.keys()] });
@@ -468,6 +493,20 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     return new Set(r.missing);
   }
 
+  /**
+   * A deployment that held an app and has let go may have made CVMs since the last listing: list again at once
+   * (beside the actions this evaluation launches on the CVMs already known).
+   */
+  function noteReleases(checked: string[], locked: Set<string>): void {
+    for (const app of checked) {
+      if (locked.has(app)) heldApps.add(app);
+      else if (heldApps.delete(app)) {
+        listNeeded = true;
+        dirty = true;
+      }
+    }
+  }
+
   async function evaluate(): Promise<void> {
     const mine = ++evalStarted;
     const t = now();
@@ -477,7 +516,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
     noteTransition(eff);
     let gone: Set<string>;
     try {
-      gone = await read(eff, transitioned);
+      gone = await read(eff, t, transitioned);
     } catch (err) {
       if (isCancellation(err)) throw err;
       const message = failureMessage(err);
@@ -503,6 +542,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         locked = new Set(wanting);
         record('error', `checking deployment locks failed: ${failureMessage(err)}; treated as held`);
       }
+      if (relists) noteReleases(wanting, locked);
     }
     const decisions: CvmDecision[] = [];
     const batches = new Map<PowerAction, { m: CvmMemory; d: Decision }[]>();
@@ -745,6 +785,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       recent: [...st.records],
       summary: st.summary,
       ...(st.lastEvaluationMs !== undefined ? { lastEvaluation: instant(st.lastEvaluationMs) } : {}),
+      ...(listedAtMs !== undefined ? { lastListing: instant(listedAtMs) } : {}),
       run: { runs: st.runs, iteration, applies: st.applies },
     };
   }

@@ -183,6 +183,8 @@ export interface TargetCvm {
 export interface TargetRead {
   cvms: TargetCvm[];
   unresolved: UnresolvedTarget[];
+  /** Real time the listing behind this read started (it may have been made for another schedule). */
+  listedAtMs?: number;
 }
 
 export interface PowerActionRequest {
@@ -285,6 +287,8 @@ export interface PowerStatus {
   recent: PowerRecord[];
   summary: RecordSummary;
   lastEvaluation?: InstantView;
+  /** When this run last listed the fleet: `cvms` holds every target CVM that existed then. */
+  lastListing?: InstantView;
   run: { runs: number; iteration: number; applies: number };
 }
 

@@ -1,9 +1,10 @@
 // One app's share of a rollout wave, as a child workflow that runs under the app's deployment id, `deploy-<app>`:
 // running it *is* holding the app's lock. `cvmflow deploy`, other rollouts and power schedules all see a running
 // `deploy-<app>` and keep off, and the wave cannot start it while anyone else holds it, so the lock cannot race.
-// It updates its CVMs (or, in revert mode, puts them back) at most `concurrency` at a time, each through
-// prepare → commit → watch until running with the new compose hash → health gate; with autoRevert a CVM that fails
-// goes back to its previous compose at once. It answers the deploy workflow's progress query, so
+// It updates its CVMs (or, in revert mode, puts them back) at most `concurrency` at a time, each through the compose
+// update step deploy updates use (src/workflows/compose-update.ts: prepare → approve the hash on chain → commit →
+// watch until running with the new compose hash), then the health gate; with autoRevert a CVM that fails goes back
+// to its previous compose at once. It answers the deploy workflow's progress query, so
 // `cvmflow deploy status <app>` shows what the rollout is doing to the app.
 import {
   ApplicationFailure,
@@ -11,13 +12,17 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
 } from '@temporalio/workflow';
+import type { createChainActivities } from '../activities/chain-activities';
+import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
 import { NON_RETRYABLE_TYPES } from './activity-options';
+import { approvalOncePerHash, restoreCompose, updateCompose } from './compose-update';
 import { deployProgressQuery } from './deploy-types';
 import { describeError } from './errors';
 import { needsRevert } from './rollout-plan';
@@ -31,7 +36,8 @@ import {
   waveControlSignal,
 } from './rollout-types';
 
-type Activities = ReturnType<typeof createDeployActivities> & RolloutActivities;
+type Activities = ReturnType<typeof createDeployActivities> & RolloutActivities & ComposeUpdateActivities;
+type ChainActivities = ReturnType<typeof createChainActivities>;
 
 const DEFAULTS = {
   apiAttemptTimeoutMs: 30_000,
@@ -42,6 +48,8 @@ const DEFAULTS = {
 const NON_RETRYABLE = [...NON_RETRYABLE_TYPES, 'HealthGateTimeout', 'RevertMismatch'];
 
 export async function rolloutApp(input: AppInput): Promise<AppResult> {
+  // Runs started before the one compose-update path (shared with deploy updates) go on through the old steps.
+  const shared = patched('one-compose-update');
   const tuning = { ...DEFAULTS, ...input.tuning, watch: input.tuning.watch ?? DEFAULTS.watch };
   const revertMode = input.mode === 'revert';
   const cvms = input.cvms.map((c) => ({ ...c }));
@@ -105,6 +113,88 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
     });
   }
 
+  const chainOps = proxyActivities<ChainActivities>({
+    // A write waits for its confirmations; it heartbeats meanwhile, so a dead worker is noticed at once.
+    startToCloseTimeout: Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs),
+    heartbeatTimeout: tuning.heartbeatTimeoutMs,
+    retry: {
+      initialInterval: 1000,
+      backoffCoefficient: 2,
+      maximumInterval: 10_000,
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: NON_RETRYABLE,
+    },
+  });
+  // The rollout refused at its start the apps whose owner is not the worker's key (rollout.ts): the worker approves.
+  const approve = approvalOncePerHash(async (appId, composeHash) => {
+    await chainOps.addComposeHashOnChain({ appId, composeHash });
+  });
+
+  /** One CVM through the compose-update step deploy updates use too (src/workflows/compose-update.ts). */
+  async function updateShared(c: CvmRecord): Promise<void> {
+    c.state = 'updating';
+    c.startedAtMs = Date.now();
+    const deadlineMs = c.startedAtMs + input.cvmDeadlineMs;
+    const v = input.version;
+    const outcome = await updateCompose(
+      {
+        prepare: api.composePrepare,
+        encryptEnv: api.encryptEnv,
+        approve,
+        commit: api.composeCommit,
+        watchRunning: (cvmId, composeHash) => watchRunning(cvmId, composeHash, deadlineMs),
+      },
+      {
+        cvmId: c.cvmId,
+        change: { dockerCompose: v.dockerCompose, preLaunchScript: v.preLaunchScript, allowedEnvs: v.allowedEnvs },
+        sealedEnv: v.sealedEnv,
+        onlyIfRunning: true,
+      },
+      {
+        prepared: (p) => {
+          c.from = p.previousComposeHash;
+          c.to = p.composeHash;
+        },
+        // From here on the CVM may change, so it is revertable: the restore patch is recorded before the commit.
+        changing: (p) => {
+          c.restore = p.restoreKey;
+          if (!(p.restoreKey in restores)) {
+            restores[p.restoreKey] = p.restore;
+            if (!known.has(p.restoreKey)) newRestores[p.restoreKey] = p.restore;
+          }
+        },
+      },
+    );
+    if (outcome.kind === 'not-running') {
+      c.state = 'skipped';
+      c.reason = `was ${outcome.prepared.status}, not running, when its turn came: its health cannot be checked; start it and roll out again`;
+      return;
+    }
+    if (outcome.kind === 'unchanged') {
+      c.state = 'already';
+      return;
+    }
+    await healthGate(c, deadlineMs);
+  }
+
+  async function healthGate(c: CvmRecord, deadlineMs: number): Promise<void> {
+    const h = input.health;
+    if (h.minHealthyMs > 0 || h.http) {
+      await longRunning(deadlineMs - Date.now()).rolloutHealthGate({
+        cvmId: c.cvmId,
+        app: c.app,
+        appId: c.appId,
+        minHealthyMs: h.minHealthyMs,
+        http: h.http,
+        deadlineMs,
+        pollMs: tuning.healthPollMs,
+      });
+    }
+    c.state = 'healthy';
+    c.reason = undefined;
+  }
+
+  /** Before the one compose-update path (runs that started without the patch marker). */
   async function update(c: CvmRecord): Promise<void> {
     c.state = 'updating';
     c.startedAtMs = Date.now();
@@ -146,20 +236,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
       ...env,
     });
     await watchRunning(c.cvmId, prepared.composeHash, deadlineMs);
-    const h = input.health;
-    if (h.minHealthyMs > 0 || h.http) {
-      await longRunning(deadlineMs - Date.now()).rolloutHealthGate({
-        cvmId: c.cvmId,
-        app: c.app,
-        appId: c.appId,
-        minHealthyMs: h.minHealthyMs,
-        http: h.http,
-        deadlineMs,
-        pollMs: tuning.healthPollMs,
-      });
-    }
-    c.state = 'healthy';
-    c.reason = undefined;
+    await healthGate(c, deadlineMs);
   }
 
   async function revert(c: CvmRecord, why: string): Promise<void> {
@@ -172,6 +249,21 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
     c.state = 'reverting';
     const deadlineMs = Date.now() + input.cvmDeadlineMs;
     try {
+      if (shared) {
+        // Rollouts update running CVMs only, so each was running before.
+        const r = await restoreCompose(
+          { restore: api.composeRestore, watchRunning: (id, hash) => watchRunning(id, hash, deadlineMs) },
+          { cvmId: c.cvmId, restore: patch, previousComposeHash: c.from, updateComposeHash: c.to, wasRunning: true },
+        );
+        if (r.outcome === 'diverged') {
+          c.state = 'diverged';
+          c.reason = `${why}; now on compose ${r.composeHash.slice(0, 12)}, changed by someone else since the rollout: left alone`;
+          return;
+        }
+        c.state = 'reverted';
+        c.reason = `${why}; back on ${c.from.slice(0, 12)}`;
+        return;
+      }
       const r = await api.rolloutRevert({
         cvmId: c.cvmId,
         restore: patch,
@@ -200,7 +292,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
         return;
       }
       if (input.jitterMs > 0) await sleep(Math.floor(Math.random() * input.jitterMs));
-      await update(c);
+      await (shared ? updateShared(c) : update(c));
     } catch (err) {
       if (isCancellation(err) && c.state === 'pending') return;
       c.state = 'failed';

@@ -1,7 +1,10 @@
 // Types and message definitions shared by the rollout workflows, their activities and their clients (no I/O).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Calendar } from '../calendar';
+import type { RestorePatch } from './compose-update-types';
 import type { ScheduleClock } from './power-types';
+
+export type { RestorePatch };
 
 /** A number of CVMs, or a percentage of the rollout's targets. */
 export type Size = { count: number } | { percent: number };
@@ -115,6 +118,8 @@ export interface TargetCvm {
   appId: string;
   status: string;
   composeHash?: string;
+  /** An on-chain KMS app: a new compose hash must be on its contract's allow-list before the commit. */
+  onChain?: boolean;
 }
 
 export interface WavePlan {
@@ -123,13 +128,6 @@ export interface WavePlan {
   /** Indexes into the plan's CVM list. */
   first: number;
   count: number;
-}
-
-/** The fields a rollout changes in an app compose, as they were before: enough to put the CVM back. */
-export interface RestorePatch {
-  docker_compose_file?: string;
-  pre_launch_script?: string | null;
-  allowed_envs?: string[];
 }
 
 export type CvmState =

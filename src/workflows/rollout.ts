@@ -14,12 +14,14 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
 import { formatInstant, safeParseCalendar } from '../calendar';
 import { NON_RETRYABLE_TYPES } from './activity-options';
@@ -45,6 +47,7 @@ import {
   abortRolloutUpdate,
   type ControlAck,
   type CvmRecord,
+  type CvmState,
   liftFreezeUpdate,
   MAX_ROLLOUT_TARGETS,
   type Override,
@@ -60,6 +63,7 @@ import {
   resumeRolloutUpdate,
   rolloutStatusQuery,
   skipWindowUpdate,
+  type TargetCvm,
   type WaveControl,
   type WaveInput,
   type WaveResult,
@@ -73,6 +77,9 @@ export { rolloutApp } from './rollout-app';
 export { rolloutWave } from './rollout-wave';
 
 const DEFAULTS = { maxWavesPerRun: 20, maxRecords: 200, apiAttemptTimeoutMs: 30_000 };
+/** Apps named in a refusal's message (each with its calldata); all of them are in the failure's details. */
+const MAX_NAMED_APPS = 10;
+const RETRY = { initialInterval: 1000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5 };
 const SCHEDULED_BY = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 const FINISHED: RolloutPhase[] = ['reverting', 'succeeded', 'failed', 'aborted'];
 
@@ -140,13 +147,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const api = proxyActivities<RolloutActivities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,
     scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs + 60_000,
-    retry: {
-      initialInterval: 1000,
-      backoffCoefficient: 2,
-      maximumInterval: 10_000,
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
+    retry: { ...RETRY, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
   });
 
   // ------------------------------------------------------------------------------------------------------------
@@ -514,6 +515,8 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
         message: `rollout ${config.name}: ${problems.join('; ')}`,
       });
     }
+    const onChain = found.cvms.filter((c) => c.onChain);
+    if (onChain.length && patched('one-compose-update')) await refuseExternalApprovals(onChain);
     const ordered = updateOrder(found.cvms);
     st.waves = planWaves(ordered.length, {
       canary: strategy.canary?.size,
@@ -536,6 +539,38 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     record(
       `targets resolved: ${ordered.length} CVMs of ${apps} apps; waves ${shape}; maxParallel ${strategy.maxParallel}, maxUnavailable ${maxUnavailable()} (${describeSize(strategy.maxUnavailable)}), failure budget ${budget()} (${describeSize(config.failureBudget)})`,
     );
+  }
+
+  /**
+   * On-chain apps need the new compose hash on their allow-list before a commit. The worker's key approves it for the
+   * apps it owns; an app owned by another account (a multisig) is refused here, before any CVM changes, naming the
+   * owner and the transaction to sign — a rollout runs unattended in a deploy window, where waiting on a person in
+   * the middle of a wave would hold its slots and miss its deadline. Once the owners have sent it, a new rollout
+   * finds the hash allowed and goes through.
+   */
+  async function refuseExternalApprovals(targets: TargetCvm[]): Promise<void> {
+    const firstPerApp = [...new Map(targets.map((c) => [c.appId, c])).values()];
+    const v = config.version;
+    const { needed, signer } = await proxyActivities<ComposeUpdateActivities>({
+      startToCloseTimeout: tuning.apiAttemptTimeoutMs * (1 + firstPerApp.length),
+      heartbeatTimeout: input.tuning?.heartbeatTimeoutMs ?? 20_000,
+      retry: { ...RETRY, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+    }).composeApprovalCheck({
+      cvms: firstPerApp.map((c) => ({ cvmId: c.cvmId, app: c.app })),
+      change: { dockerCompose: v.dockerCompose, preLaunchScript: v.preLaunchScript, allowedEnvs: v.allowedEnvs },
+    });
+    if (!needed.length) return;
+    // The message names a few apps; the failure's details carry every one, for scripts.
+    const apps = needed
+      .slice(0, MAX_NAMED_APPS)
+      .map(
+        (n) =>
+          `app ${n.app} (contract ${n.appId} on chain ${n.chainId}) is owned by ${n.owner}: it must send addComposeHash(${n.composeHash}) to ${n.appId}, data ${n.calldata}`,
+      );
+    if (needed.length > MAX_NAMED_APPS) apps.push(`${needed.length - MAX_NAMED_APPS} more in the failure's details`);
+    const message = `rollout ${config.name}: the worker's key${signer ? ` ${signer}` : ''} may not approve the new compose hash of ${needed.length} on-chain app(s) it does not own; ${apps.join('; ')}. Once the owners have sent these transactions, start the rollout again: nothing was changed`;
+    setPhase('failed', message);
+    throw ApplicationFailure.create({ type: 'ApprovalNeeded', nonRetryable: true, message, details: [needed] });
   }
 
   let failure: string | undefined;
@@ -623,13 +658,24 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       throw ApplicationFailure.create({
         type: 'RolloutFailed',
         nonRetryable: true,
-        message: `rollout ${config.name} failed: ${failure}; ${revert ? `reverted: ${summary(countStates(toRevert.map((c) => st.cvms[index.get(c.cvmId)!]!)))}` : 'nothing reverted (autoRevert: false)'}`,
+        message: `rollout ${config.name} failed: ${failure}; ${revert ? revertReport(st.cvms, toRevert) : 'nothing reverted (autoRevert: false)'}`,
         details: [{ counts: result.counts, waves: result.waves }],
       });
     }
     return result;
   });
 }
+
+/**
+ * Every CVM a revert acted on: those the final revert wave took, and those autoRevert put back on their own as soon
+ * as they failed, during the waves (not counting the latter under-reported the revert).
+ */
+function revertReport(cvms: readonly CvmRecord[], finalWave: readonly CvmRecord[]): string {
+  const inFinal = new Set(finalWave.map((c) => c.cvmId));
+  const touched = cvms.filter((c) => inFinal.has(c.cvmId) || REVERT_STATES.has(c.state));
+  return touched.length ? `revert of ${touched.length} CVMs: ${summary(countStates(touched))}` : 'nothing to revert';
+}
+const REVERT_STATES = new Set<CvmState>(['reverted', 'revert-failed', 'diverged']);
 
 function summary(counts: Partial<Record<string, number>>): string {
   const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);

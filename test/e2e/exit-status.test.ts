@@ -261,6 +261,10 @@ describe('exit status and --json of the real binary', { timeout: 180_000 }, () =
     expect(await first.exited).toBe(1);
     expect(JSON.parse(first.stdout())).toMatchObject({ app, outcome: 'expired' });
     expect(first.stderr()).toContain('was not promoted');
+    // `watch` of that run: the workflow completed, but not successfully — exit 1.
+    const watched = await cli(['watch', `bluegreen-${app}`, '--json']);
+    expect(watched.code).toBe(1);
+    expect(json(watched)).toMatchObject({ status: 'COMPLETED', succeeded: false, result: { outcome: 'expired' } });
   });
 
   it('a client that cannot reach Temporal says where it looked and which variable sets it, and exits 1', async () => {

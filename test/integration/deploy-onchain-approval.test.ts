@@ -33,6 +33,7 @@ import {
 import type { DeploymentSpec } from '../../src/spec';
 import type { PendingApproval } from '../../src/workflows/deploy-types';
 import { cleanEnv, runCli } from '../e2e/cli';
+import { recordHistory } from '../support/replay';
 import { COMPOSE, testSpec } from '../support/specs';
 import { startStack, type TestStack } from '../support/stack';
 import { TEST_CODEC_KEY_TEXT, TEST_CODEC_KEYS, temporalTarget, uniqueId } from '../support/temporal';
@@ -113,7 +114,9 @@ describe('on-chain compose-hash approval of an update', () => {
   });
 
   it('approves the new hash with the worker key, once, before committing the update', async () => {
-    const result = await deploy(spec(2)).then((h) => h.result());
+    const handle = await deploy(spec(2));
+    const result = await handle.result();
+    await recordHistory(handle, 'deploy-update-onchain');
     expect(result.mode).toBe('update');
     expect(`0x${result.appId}`.toLowerCase()).toBe(appId.toLowerCase());
     const hash = `0x${result.composeHash}`;

@@ -464,6 +464,76 @@ describe('power schedule on the real stack', () => {
     await deletePowerSchedule(stack.client, s.name);
   });
 
+  it('a schedule that listed one CVM of a deployment takes over the replica the deployment creates after it', async () => {
+    // The chaos finding (issue 17): the schedule lists the fleet while the deployment has made only its primary,
+    // defers the stop to the deployment, and must still stop the replica made after its listing.
+    const app = uniqueId('growing');
+    const primary = await createCvm(app);
+    const lock = await stack.client.workflow.start('deployCvm', {
+      taskQueue: uniqueId('nobody'),
+      workflowId: deployWorkflowId(app),
+      args: [{}],
+    });
+    const s = spec({
+      name: uniqueId('grow'),
+      targets: { apps: [app] },
+      calendar: { timezone: 'UTC', default: 'stopped' },
+      grace: '0s',
+      // A minute of real time: the replica must be found when the deployment lets go, not at a drift check.
+      driftCheckInterval: '1h',
+      stop: { action: 'stop' },
+      retry: { initialInterval: '1m', maximumInterval: '2m' },
+    });
+    const { result } = await apply(s, '2026-03-02T11:00:00Z');
+    expect(result.evaluation.decisions.map((d) => d.cvmId)).toEqual([primary]);
+    expect(result.evaluation.decisions[0]).toMatchObject({ decision: 'defer' });
+    const replica = await addReplica(primary);
+    // A stop answered 503 on the way, as in the chaos run.
+    stack.sim.addFaults({ routes: [{ method: 'POST', path: '/cvms/:id/stop', cvm: primary, status: 503, count: 1 }] });
+    await lock.terminate('test: deployment finished');
+    const releasedAt = Date.now();
+    await until('both CVMs stopped', () => view(primary).status === 'stopped' && view(replica).status === 'stopped');
+    expect(Date.now() - releasedAt).toBeLessThan(10_000);
+    const status = await until('the status shows both CVMs stopped', async () => {
+      const st = await getPowerStatus(stack.client, s.name);
+      return st.cvms.length === 2 && st.cvms.every((c) => c.actual === 'stopped') && st;
+    });
+    expect(status.cvms.map((c) => c.cvmId).sort()).toEqual([primary, replica].sort());
+    expect(status.cvms.every((c) => c.inState && c.desired === 'stopped')).toBe(true);
+    expect(records(status, 'targets').map((r) => r.reason)).toContainEqual(
+      expect.stringMatching(`now managing ${app} \\(${replica}\\)`),
+    );
+    await deletePowerSchedule(stack.client, s.name);
+    await expectEveryRunReplays(s.name, status.run.runs, 'power-relist-replica');
+  });
+
+  it('in enforce mode a CVM of its app that appears later, with no deployment, is found at a drift check', async () => {
+    const app = uniqueId('later');
+    const first = await createCvm(app);
+    const s = spec({
+      name: uniqueId('later'),
+      targets: { apps: [app] },
+      calendar: { timezone: 'UTC', default: 'stopped' },
+      grace: '0s',
+      driftCheckInterval: '2m',
+    });
+    const { clock } = await apply(s, '2026-03-02T11:00:00Z');
+    await settledAs(first, 'stopped');
+    // Made outside any deployment (no lock to watch): only a drift check that lists the fleet can find it.
+    const second = await addReplica(first);
+    const appearedAt = Date.now();
+    const appearedOnClock = scheduleNow(clock);
+    await until(`${second} stopped by the schedule`, () => view(second).status === 'stopped', 20_000);
+    // A drift check every 2 real seconds; the stop itself takes a graceful shutdown.
+    expect(Date.now() - appearedAt).toBeLessThan(10_000);
+    const status = await getPowerStatus(stack.client, s.name);
+    expect(status.cvms.map((c) => c.cvmId).sort()).toEqual([first, second].sort());
+    expect(status.cvms.every((c) => c.actual === 'stopped' && c.inState)).toBe(true);
+    // The status says how fresh its list of CVMs is: listed since the replica appeared.
+    expect(status.lastListing!.atMs).toBeGreaterThan(appearedOnClock);
+    await deletePowerSchedule(stack.client, s.name);
+  });
+
   it('a CVM that never reaches its state is reported and retried while the others keep their schedule', async () => {
     const good = await createCvm(uniqueId('healthy'));
     const stuck = await createCvm(uniqueId('stuck'));

@@ -261,6 +261,8 @@ describe('rollouts across a fleet', () => {
     const err = await handle.result().catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause?.message).toMatch(/failure budget exceeded: 2 CVMs failed, 1 allowed/);
+    // The two failed CVMs went back at once (autoRevert), the three healthy ones in the revert wave: all five count.
+    expect((err as WorkflowFailedError).cause?.message).toMatch(/; revert of 5 CVMs: 5 reverted$/);
 
     // Every CVM of the fleet is on the compose it had before, and running.
     for (const c of fleet(prefix)) {

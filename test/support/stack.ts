@@ -3,12 +3,26 @@
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { PhalaClient } from '../../src/phala/client';
+import { CVM_INFO_VERSIONS, type CvmInfoVersion } from '../../src/phala/schemas';
 import { type SimulatorHandle, type SimulatorOptions, startSimulator } from '../../src/simulator';
 import { createWorkerActivities, type WorkerActivityOptions } from '../../src/worker/activities';
 import { createWorker } from '../../src/worker/worker';
 import { codecClient, TEST_CODEC_KEYS, temporalTarget, uniqueId, workerConnection } from './temporal';
 
 export const TEST_API_KEY = 'phak_test_0123456789';
+
+/**
+ * The API version the stack's clients speak: `apiVersion`, else $CVMFLOW_TEST_API_VERSION (so the whole integration
+ * suite can run on another version: `CVMFLOW_TEST_API_VERSION=2026-01-21 npx vitest run test/integration`), else
+ * the client's default.
+ */
+export function testApiVersion(explicit?: CvmInfoVersion): CvmInfoVersion | undefined {
+  const v = explicit ?? process.env.CVMFLOW_TEST_API_VERSION;
+  if (v !== undefined && !(CVM_INFO_VERSIONS as readonly string[]).includes(v)) {
+    throw new Error(`CVMFLOW_TEST_API_VERSION=${v}: use one of ${CVM_INFO_VERSIONS.join(', ')}`);
+  }
+  return v as CvmInfoVersion | undefined;
+}
 
 export interface TestStack {
   sim: SimulatorHandle;
@@ -27,10 +41,15 @@ export interface RunningWorker {
 }
 
 export async function startStack(
-  opts: { sim?: Partial<SimulatorOptions>; activities?: Partial<WorkerActivityOptions> } = {},
+  opts: {
+    sim?: Partial<SimulatorOptions>;
+    activities?: Partial<WorkerActivityOptions>;
+    apiVersion?: CvmInfoVersion;
+  } = {},
 ): Promise<TestStack> {
   const sim = await startSimulator({ port: 0, apiKeys: [TEST_API_KEY], timeScale: 0.002, ...opts.sim });
-  const phala = new PhalaClient({ baseURL: sim.url, apiKey: TEST_API_KEY });
+  const version = testApiVersion(opts.apiVersion);
+  const phala = new PhalaClient({ baseURL: sim.url, apiKey: TEST_API_KEY, version });
   const client = await codecClient();
   const taskQueue = uniqueId('deploy');
   const connections: NativeConnection[] = [];
@@ -40,7 +59,7 @@ export async function startStack(
     const connection = await workerConnection();
     connections.push(connection);
     const { activities, close } = createWorkerActivities({
-      phala: new PhalaClient({ baseURL: sim.url, apiKey: TEST_API_KEY }),
+      phala: new PhalaClient({ baseURL: sim.url, apiKey: TEST_API_KEY, version }),
       codecKeys: TEST_CODEC_KEYS,
       hub: { pollIntervalMs: 100 },
       busyRetryMs: 50,

@@ -29,6 +29,7 @@ codec:
 phala:
   apiPrefix: https://cloud-api.phala.network/api/v1
   apiKeyFile: phala.key
+  apiVersion: 2026-01-21
 worker:
   shutdownGrace: 45s
 `,
@@ -41,6 +42,7 @@ worker:
       CVMFLOW_CODEC_KEY_FILE: join(dir, 'codec.key'),
       PHALA_CLOUD_API_PREFIX: 'https://cloud-api.phala.network/api/v1',
       PHALA_CLOUD_API_KEY: 'phak_from_file',
+      PHALA_CLOUD_API_VERSION: '2026-01-21',
       CVMFLOW_SHUTDOWN_GRACE: '45s',
     });
     // What the file provides is exactly what the loaders read.
@@ -66,6 +68,7 @@ worker:
     ['phala:\n  apiKey: phak_inline\n', /phala\.apiKey: secrets are not written in the config file.*phala\.apiKeyFile/],
     ['codec:\n  key: abc\n', /codec\.key: .*codec\.keyFile/],
     ['worker:\n  watchPollMs: -5\n', /worker\.watchPollMs/],
+    ['phala:\n  apiVersion: 2025-10-28\n', /phala\.apiVersion: .*2026-06-23.*got "2025-10-28"/],
     ['temporal: [1\n', /invalid YAML at line \d+, column \d+/],
   ])('rejects %j naming the setting', (text, message) => {
     const path = file('bad.yaml', text);

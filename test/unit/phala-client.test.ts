@@ -80,8 +80,9 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   throw new Error('expected a rejection');
 }
 
+/** A `VM` of the default version (2026-06-23): hashid `id`; 2026-01-21 answers an integer there. */
 const vm = (over: Record<string, unknown> = {}) => ({
-  id: 7,
+  id: 'cvm_vm7',
   name: 'web-1',
   status: 'starting',
   teepod_id: 3,
@@ -121,7 +122,7 @@ describe('PhalaClient requests', () => {
     expect(req?.url).toBe(`/api/v1/cvms/${UUID_BARE}`);
     expect(req?.headers).toMatchObject({
       'x-api-key': API_KEY,
-      'x-phala-version': '2026-01-21',
+      'x-phala-version': '2026-06-23',
       'content-type': 'application/json',
       'user-agent': 'cvmflow-test',
     });
@@ -132,14 +133,22 @@ describe('PhalaClient requests', () => {
   it('URL-encodes identifiers and builds query strings without undefined values', async () => {
     const srv = await serve((_, res) => json(res, 200, { items: [], total: 0, page: 2, page_size: 50, pages: 0 }));
     const c = client(srv.url);
-    await c.listCvms({ page: 2, pageSize: 50, nodeId: 3 });
+    await c.listCvms({ page: 2, pageSize: 50, family: 'cpu', instanceTypes: ['tdx.small', 'tdx.large'] });
     await c.listCvms({ page: 1 });
+    await client(srv.url, { version: '2026-01-21' }).listCvms({ nodeId: 3 });
     expect(srv.requests.map((r) => r.url)).toEqual([
-      '/api/v1/cvms/paginated?page=2&page_size=50&node_id=3',
+      '/api/v1/cvms/paginated?page=2&page_size=50&family=cpu&instance_types=tdx.small&instance_types=tdx.large',
       '/api/v1/cvms/paginated?page=1',
+      '/api/v1/cvms/paginated?node_id=3',
     ]);
+    // Each version's filters only: 2026-05-22 removed node_id and added family / instance_types.
+    await expect(c.listCvms({ nodeId: 3 })).rejects.toMatchObject({ field: 'nodeId' });
+    const old = client(srv.url, { version: '2026-01-21' });
+    await expect(old.listCvms({ family: 'gpu' })).rejects.toMatchObject({ field: 'family' });
+    await expect(old.listCvms({ instanceTypes: ['tdx.small'] })).rejects.toMatchObject({ field: 'instanceTypes' });
+    expect(srv.requests).toHaveLength(3);
     await c.getCvm('a b/c').catch(() => undefined);
-    expect(srv.requests[2]?.url).toBe('/api/v1/cvms/a%20b%2Fc');
+    expect(srv.requests[3]?.url).toBe('/api/v1/cvms/a%20b%2Fc');
   });
 
   it('provision: node_id becomes teepod_id, instance_type defaults to tdx.small, compose name to ""', async () => {
@@ -593,6 +602,38 @@ describe('network errors', () => {
   });
 });
 
+describe('PhalaClient per API version', () => {
+  it('takes the hashid `id` of commit and actions from 2026-05-22 and the integer before, refusing the other', async () => {
+    const commit = (id: unknown) => ({
+      ...vm({ id, status: 'creating' }),
+      teepod: null,
+      user_id: 1,
+      base_image: 'dstack-0.5.3',
+      docker_compose_file: null,
+    });
+    let id: unknown = 'cvm_new';
+    const srv = await serve((req, res) => json(res, 200, req.url.endsWith('/cvms') ? commit(id) : vm({ id })));
+    for (const version of ['2026-05-22', '2026-06-23'] as const) {
+      const c = client(srv.url, { version });
+      expect((await c.commitCvmProvision({ app_id: HEX40, compose_hash: 'h' })).id).toBe('cvm_new');
+      expect((await c.replicateCvm(UUID_BARE)).id).toBe('cvm_new');
+    }
+    const old = client(srv.url, { version: '2026-01-21' });
+    await expect(old.startCvm(UUID_BARE)).rejects.toThrow(/"id" expected number, got string/);
+    id = 7;
+    expect((await old.commitCvmProvision({ app_id: HEX40, compose_hash: 'h' })).id).toBe(7);
+    await expect(client(srv.url).restartCvm(UUID_BARE)).rejects.toThrow(/"id" expected string, got number/);
+  });
+
+  it('reads the 2026-05-22 CVMInfo fields and keeps the 2026-01-21 ones', async () => {
+    const srv = await serve((_, res) =>
+      json(res, 200, cvmInfo({ in_progress: true, manifest_version: '2', updated_at: '2026-06-01T00:00:00Z' })),
+    );
+    const cvm = await client(srv.url).getCvm(UUID_BARE);
+    expect(cvm).toMatchObject({ in_progress: true, manifest_version: '2', resource: { vcpu: 2 } });
+  });
+});
+
 describe('PhalaClient.fromEnv', () => {
   it('uses PHALA_CLOUD_API_KEY and PHALA_CLOUD_API_PREFIX', async () => {
     const srv = await serve((_, res) => json(res, 200, vm({ status: 'stopping' })));
@@ -604,6 +645,27 @@ describe('PhalaClient.fromEnv', () => {
     expect((await c.stopCvm(UUID_BARE)).status).toBe('stopping');
     expect(srv.requests[0]?.url).toBe(`/prefix/v9/cvms/${UUID_BARE}/stop`);
     expect(srv.requests[0]?.headers['x-api-key']).toBe('env-key');
+  });
+
+  it('speaks the version of PHALA_CLOUD_API_VERSION, one the workflows run on, and names a bad one', async () => {
+    const srv = await serve((_, res) => json(res, 200, vm({ id: 7, status: 'stopping' })));
+    const pinned = PhalaClient.fromEnv({
+      PHALA_CLOUD_API_KEY: 'k',
+      PHALA_CLOUD_API_PREFIX: srv.url,
+      PHALA_CLOUD_API_VERSION: '2026-01-21',
+    });
+    cleanups.push(() => pinned.close());
+    expect(pinned.version).toBe('2026-01-21');
+    expect((await pinned.stopCvm(UUID_BARE)).id).toBe(7);
+    expect(srv.requests[0]?.headers['x-phala-version']).toBe('2026-01-21');
+    const defaulted = PhalaClient.fromEnv({ PHALA_CLOUD_API_KEY: 'k' });
+    cleanups.push(() => defaulted.close());
+    expect(defaulted.version).toBe('2026-06-23');
+    for (const bad of ['2025-10-28', '2027-01-01', 'latest']) {
+      expect(() => PhalaClient.fromEnv({ PHALA_CLOUD_API_KEY: 'k', PHALA_CLOUD_API_VERSION: bad })).toThrow(
+        expect.objectContaining({ field: 'PHALA_CLOUD_API_VERSION', message: expect.stringContaining(bad) }),
+      );
+    }
   });
 
   it('defaults to the public API and names the missing or bad variable', async () => {

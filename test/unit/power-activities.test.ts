@@ -392,6 +392,28 @@ describe('powerReadTargets', () => {
     t.close();
   });
 
+  it('lets a drift check reuse a finished listing that started after its notBeforeMs, and nothing else', async () => {
+    const t = setup();
+    t.api.add('aaa111', 'web-app', 'running');
+    const read = (notBeforeMs?: number): Promise<TargetRead> =>
+      t.env.run(t.acts.powerReadTargets, { targets: { apps: ['web-app'], cvms: [] }, notBeforeMs });
+    const before = Date.now();
+    const first = await read();
+    expect(first.listedAtMs).toBeGreaterThanOrEqual(before);
+    // A replica made after that listing: a drift check that accepts the listing does not see it yet...
+    t.api.add('bbb222', 'web-app', 'running');
+    const reused = await read(before);
+    expect(reused.cvms.map((c) => c.cvmId)).toEqual(['aaa111']);
+    expect(reused.listedAtMs).toBe(first.listedAtMs);
+    expect(t.api.lists).toBe(1);
+    // ... one that needs a listing started after the replica, or any read without notBeforeMs, lists again.
+    const fresh = await read(first.listedAtMs! + 1);
+    expect(fresh.cvms.map((c) => c.cvmId)).toEqual(['aaa111', 'bbb222']);
+    await read();
+    expect(t.api.lists).toBe(3);
+    t.close();
+  });
+
   it('resolves apps by name and CVMs by any id form, reads statuses, and names what it could not find', async () => {
     const t = setup();
     const uuid = '7f3a1c2e-1111-4222-8333-444455556666';

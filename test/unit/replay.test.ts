@@ -11,11 +11,19 @@ import { TEST_CODEC_KEYS } from '../support/temporal';
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
 
 describe('recorded histories replay against the current workflows', () => {
-  it('has histories of every workflow kind: deploy (success, rolled back), blue-green, rollout, power', () => {
+  it('has histories of every workflow kind: deploy (success, rolled back, update), blue-green, rollout, power', () => {
     expect(files).toEqual(
       expect.arrayContaining([
         'deploy-success.json',
         'deploy-rolled-back.json',
+        // Compose updates through the path deploys and rollouts share ('one-compose-update'), and before it.
+        'deploy-update-onchain.json',
+        'deploy-update-onchain-legacy.json',
+        'rollout-onchain.json',
+        'rollout-app-onchain.json',
+        'rollout-app-legacy-update.json',
+        'rollout-app-legacy-autorevert.json',
+        'rollout-app-legacy-revert.json',
         'bluegreen-promoted.json',
         'rollout-budget-exceeded.json',
         'power-calendar.json',
@@ -23,6 +31,8 @@ describe('recorded histories replay against the current workflows', () => {
         'power-batched-calendar.json',
         'power-batched-stuck-cvm.json',
         'power-stuck-cvm.json',
+        // After 'power-fleet-relist': a replica made after the schedule's listing is found.
+        'power-relist-replica.json',
       ]),
     );
   });

@@ -16,6 +16,7 @@ import {
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printJson, report } from '../output';
@@ -95,7 +96,7 @@ function renderResult(r: BlueGreenResult): string[] {
 export function registerBlueGreenCommand(program: Command): void {
   const bg = program
     .command('bluegreen')
-    .description('blue-green deployments: green beside blue, health gate, promote, keep blue warm, retire it')
+    .description(describeCommand('bluegreen'))
     .addHelpText(
       'after',
       `
@@ -165,12 +166,22 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           result = await awaitBlueGreen(client, spec.name, outcome.runId);
         } catch (err) {
           const error = workflowFailureMessage(err);
-          if (opts.json) printJson({ app: spec.name, workflowId: outcome.workflowId, status: 'failed', error });
+          if (opts.json)
+            printJson({
+              app: spec.name,
+              workflowId: outcome.workflowId,
+              runId: outcome.runId,
+              status: 'failed',
+              error,
+            });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
-        report(opts.json, result, () => renderResult(result));
+        // The ids beside the result, so automation (the GitHub Action) can link the run it waited for.
+        report(opts.json, { workflowId: outcome.workflowId, runId: outcome.runId, ...result }, () =>
+          renderResult(result),
+        );
         if (result.outcome !== 'promoted')
           throw new CommandFailure(`${spec.name} was not promoted: ${result.summary}`, { jsonPrinted: opts.json });
       });

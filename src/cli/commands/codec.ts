@@ -11,6 +11,7 @@ import {
   startCodecServer,
 } from '../../temporal/codec-server';
 import { loadCodecKeys } from '../../temporal/config';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { portFlag, untilSignal } from '../flags';
 import { printJson } from '../output';
@@ -93,9 +94,7 @@ export async function runCodecServe(flags: ServeFlags, env: NodeJS.ProcessEnv = 
 }
 
 export function registerCodecCommand(program: Command): void {
-  const codec = program
-    .command('codec')
-    .description('payload encryption keys, and the codec server that lets the Temporal UI and CLI decode payloads');
+  const codec = program.command('codec').description(describeCommand('codec'));
   codec
     .command('keygen')
     .description('print a new random AES-256 key for CVMFLOW_CODEC_KEY')

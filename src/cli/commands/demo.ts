@@ -1,5 +1,6 @@
 // `cvmflow demo` (npm run demo): a narrated tour on the embedded stack, in a temporary folder, in under two minutes.
 import type { Command } from 'commander';
+import { describeCommand } from '../command-table';
 import { CommandFailure } from '../failure';
 import { positiveNumberFlag, untilSignal } from '../flags';
 import { printJson } from '../output';
@@ -14,7 +15,7 @@ interface DemoFlags {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('a narrated tour of cvmflow on the embedded stack: deploy, update, power schedule (about a minute)')
+    .description(describeCommand('demo'))
     .option('--keep', 'keep the stack and its Temporal UI up after the tour, until Ctrl-C')
     .option('--data-dir <dir>', 'keep the stack data here instead of a temporary folder')
     .option(

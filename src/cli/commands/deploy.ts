@@ -1,23 +1,16 @@
-import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
-import {
-  ApprovalRejectedError,
-  cancelDeploy,
-  DeployBusyError,
-  DeployNotRunningError,
-  deployHandle,
-  getDeployProgress,
-  getPendingApproval,
-  startDeploy,
-  submitApprovalTx,
-} from '../../client/deploy';
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
 import type { DeployProgress, PendingApproval } from '../../workflows/deploy-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
-import { CommandFailure, workflowFailureMessage } from '../failure';
+import { CommandFailure, wasCancelled, workflowFailureMessage } from '../failure';
 import { printNote as note, printLine as print, printJson, report } from '../output';
 import { withClient } from '../temporal';
+
+// The Temporal client (and the SDK behind it) loads only once a spec has been validated: a refused spec is answered
+// without it.
+const api = () => import('../../client/deploy');
 
 interface DeployOpts {
   file?: string;
@@ -48,7 +41,7 @@ function renderProgress(p: DeployProgress): string {
 export function registerDeployCommand(program: Command): void {
   const deploy = program
     .command('deploy')
-    .description('deploy or update an app from a spec file (create if new, update compose/env if it exists)')
+    .description(describeCommand('deploy'))
     .option('-f, --file <spec.yaml>', 'deployment spec (YAML or JSON); see examples/deploy.yaml')
     .option('--wait', 'stay until the deployment ends, showing progress; exit 1 if it fails')
     .option('--json', 'print machine-readable JSON on stdout')
@@ -68,6 +61,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
       if (!opts.file)
         throw new DeployUsage('--file <spec.yaml> is required (e.g. cvmflow deploy -f examples/deploy.yaml)');
       const spec = loadSpecFile(opts.file, { kinds: ['Deployment'] }) as DeploymentSpec;
+      const { DeployBusyError, startDeploy } = await api();
       await withClient(async (client, config) => {
         let handle: Awaited<ReturnType<typeof startDeploy>>;
         try {
@@ -109,7 +103,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         try {
           result = await handle.result();
         } catch (err) {
-          const cancelled = err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure;
+          const cancelled = wasCancelled(err);
           const error = cancelled
             ? `the deployment of ${spec.name} was cancelled; what it had created was deleted`
             : workflowFailureMessage(err);
@@ -117,6 +111,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
             printJson({
               app: spec.name,
               workflowId: handle.workflowId,
+              runId: handle.firstExecutionRunId,
               status: cancelled ? 'cancelled' : 'failed',
               error,
             });
@@ -124,7 +119,9 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         } finally {
           clearInterval(ticker);
         }
-        report(opts.json, result, () => [
+        // The ids beside the result, so automation (the GitHub Action) can link the run it waited for.
+        const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+        report(opts.json, { ...ids, ...result }, () => [
           `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
           ...result.cvms.map((c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`),
         ]);
@@ -138,6 +135,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .action(async (app: string, _opts: unknown, command: Command) => {
       // `--json` is also an option of `deploy` itself, which commander hands to the parent.
       const opts = command.optsWithGlobals<{ json?: boolean }>();
+      const { deployHandle, getDeployProgress } = await api();
       await withClient(async (client) => {
         const [progress, description] = await Promise.all([
           getDeployProgress(client, app),
@@ -161,6 +159,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .action(async (app: string, _opts: unknown, command: Command) => {
       // `--json` is also an option of `deploy` itself, which commander hands to the parent.
       const opts = command.optsWithGlobals<{ json?: boolean }>();
+      const { getPendingApproval } = await api();
       await withClient(async (client) => {
         const pending = await getPendingApproval(client, app);
         if (opts.json) printJson(pending);
@@ -176,6 +175,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .option('--json', 'print JSON')
     .action(async (app: string, _opts: unknown, command: Command) => {
       const opts = command.optsWithGlobals<{ tx: string; json?: boolean }>();
+      const { ApprovalRejectedError, submitApprovalTx } = await api();
       await withClient(async (client) => {
         try {
           const ok = await submitApprovalTx(client, app, opts.tx);
@@ -197,6 +197,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .option('--json', 'print JSON')
     .action(async (app: string, _opts: unknown, command: Command) => {
       const opts = command.optsWithGlobals<{ json?: boolean }>();
+      const { cancelDeploy, DeployNotRunningError } = await api();
       await withClient(async (client) => {
         const cancelled = await cancelDeploy(client, app).catch((err) => {
           if (err instanceof DeployNotRunningError) throw new CommandFailure(err.message);

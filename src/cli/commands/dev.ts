@@ -12,6 +12,7 @@ import { DEFAULT_CODEC_SERVER_PORT } from '../../temporal/codec-server';
 const DEFAULT_DATA_DIR = '.data';
 const DEFAULT_TIME_SCALE = 0.1;
 
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure } from '../failure';
 import { portFlag, positiveNumberFlag, shellQuote, untilSignal } from '../flags';
@@ -135,7 +136,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
-    .description('run the embedded stack: Temporal (+ Web UI), the Phala Cloud simulator, a local chain and a worker')
+    .description(describeCommand('dev'))
     .option('--data-dir <dir>', 'Temporal database, keys and lock; state survives a restart', DEFAULT_DATA_DIR)
     .option('--port <n>', 'Temporal frontend port (0 = any free port)', portFlag('--port'), 7233)
     .option('--ui-port <n>', 'Temporal Web UI port (0 = any free port)', portFlag('--ui-port'), 8233)

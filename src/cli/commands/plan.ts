@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { PhalaClient } from '../../phala/client';
 import { PhalaUsageError } from '../../phala/errors';
 import { allowedEnvs, type DeploymentSpec, loadSpecFile, placementNodes } from '../../spec';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { colorEnabled, createStyle, printJson, printLine, renderTable } from '../output';
 
@@ -132,7 +133,7 @@ function render(report: PlanReport): string[] {
 export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
-    .description("compare a deployment spec with the app's actual state in Phala Cloud; changes nothing")
+    .description(describeCommand('plan'))
     .option('-f, --file <spec.yaml>', 'deployment spec (YAML or JSON)')
     .option('--json', 'print JSON')
     .addHelpText(

@@ -20,6 +20,7 @@ import type {
   PowerStatus,
   TransitionView,
 } from '../../workflows/power-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { report } from '../output';
 import { withClient } from '../temporal';
@@ -102,7 +103,7 @@ function renderStatus(s: PowerStatus, recent: number): string[] {
 export function registerPowerCommand(program: Command): void {
   const power = program
     .command('power')
-    .description('maintenance-window power schedules: keep CVMs running or stopped by a calendar')
+    .description(describeCommand('power'))
     .addHelpText(
       'after',
       `

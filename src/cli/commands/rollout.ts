@@ -31,6 +31,7 @@ import {
 import { loadSpecFile, parseDuration } from '../../spec';
 import { cronProblem } from '../../spec/cron';
 import type { ControlAck, CvmRecord, RolloutResult } from '../../workflows/rollout-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printLine as print, printJson, report } from '../output';
@@ -136,7 +137,7 @@ async function withTimezone(
 export function registerRolloutCommand(program: Command): void {
   const rollout = program
     .command('rollout')
-    .description('roll a new version across a fleet of CVMs in waves, within deploy windows, with a failure budget')
+    .description(describeCommand('rollout'))
     .addHelpText(
       'after',
       `
@@ -193,13 +194,14 @@ an app another deployment holds, and waits for it or skips it (onBusy).`,
           result = await handle.result();
         } catch (err) {
           const error = workflowFailureMessage(err);
-          if (opts.json) printJson({ rolloutId: handle.workflowId, status: 'failed', error });
+          if (opts.json)
+            printJson({ rolloutId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'failed', error });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
           clearInterval(ticker);
         }
         const summary = `rollout ${result.rolloutId} ${result.outcome}${result.reason ? ` (${result.reason})` : ''}: ${counts(result.counts)}`;
-        if (opts.json) printJson(result);
+        if (opts.json) printJson({ ...result, runId: handle.firstExecutionRunId });
         if (result.outcome !== 'succeeded') throw new CommandFailure(summary, { jsonPrinted: opts.json });
         if (!opts.json) print(summary);
       });

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { LocalProxy, type LocalProxyApp } from '../../router/local-proxy';
 import { createTriggerHandler, TriggerSpecs } from '../../trigger/handler';
 import { startTriggerServer } from '../../trigger/server';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { withClient } from '../temporal';
 
@@ -103,7 +104,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv = proce
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('HTTP trigger server for CI and webhooks (blue-green deployments), and optionally the local router')
+    .description(describeCommand('serve'))
     .option('--spec <file>', 'a BlueGreen spec this server may deploy (repeatable)', collect, [])
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = free port)', '8470')

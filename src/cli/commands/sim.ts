@@ -2,6 +2,7 @@
 // stdout line 1 is the API base URL (scripts read it), line 2 the admin URL; it runs until SIGINT/SIGTERM.
 import { type Command, InvalidArgumentError } from 'commander';
 import { FaultProfileError, SimulatorConfigError, type SimulatorHandle, startSimulator } from '../../simulator';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 
 /** Exit code 2 even when the command runs outside `cvmflow`'s main (which maps every usage error to 2). */
@@ -90,7 +91,7 @@ export async function runSim(flags: SimFlags, out: NodeJS.WritableStream = proce
 export function registerSimCommand(program: Command): void {
   program
     .command('sim')
-    .description('run the Phala Cloud API simulator (prints the API base URL, then the admin URL)')
+    .description(describeCommand('sim'))
     .showHelpAfterError(false)
     // Standalone (outside cvmflow's main, which overrides this) bad flags still exit 2, not commander's 1.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))

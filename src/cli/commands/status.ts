@@ -4,6 +4,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type DeployProgress, deployProgressQuery, SA_APP, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
 import { type PowerStatus, powerStatusQuery } from '../../workflows/power-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { positiveIntFlag } from '../flags';
 import { colorEnabled, createStyle, printJson, printLine, renderTable, styleState } from '../output';
@@ -129,7 +130,7 @@ interface StatusFlags {
 export function registerStatusCommand(program: Command): void {
   program
     .command('status [app]')
-    .description("running cvmflow workflows (all apps, or one app's): kind, phase and CVMs")
+    .description(describeCommand('status'))
     .option('--all', 'include finished workflows too')
     .option('--limit <n>', 'list at most n workflows', positiveIntFlag('--limit'), 50)
     .option('--json', 'print JSON')

@@ -3,6 +3,7 @@
 import { type Client, WorkflowFailedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type DeployProgress, deployProgressQuery, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
+import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure } from '../failure';
 import { positiveIntFlag } from '../flags';
@@ -41,9 +42,21 @@ async function snapshot(handle: WorkflowHandle): Promise<Snapshot> {
 export interface WatchOutcome {
   workflowId: string;
   status: string;
+  /** Completed and, where its result names an outcome (rollouts, blue-green runs, waves), a successful one. */
+  succeeded: boolean;
   result?: unknown;
   error?: string;
   progress?: DeployProgress;
+}
+
+// A workflow can complete without succeeding: a rollout stopped by its budget, a blue-green run that expired
+// unpromoted. Their results say so in `outcome`; these are the outcomes that count as success.
+const SUCCESSFUL_OUTCOMES = new Set(['succeeded', 'promoted', 'done']);
+
+function succeeded(status: string, result: unknown): boolean {
+  if (status !== 'COMPLETED') return false;
+  const outcome = (result as { outcome?: unknown } | null | undefined)?.outcome;
+  return typeof outcome !== 'string' || SUCCESSFUL_OUTCOMES.has(outcome);
 }
 
 /** Follows the workflow until it closes, reporting each change; the outcome says how it ended. */
@@ -70,12 +83,13 @@ export async function watchWorkflow(
     await sleep(opts.intervalMs);
     snap = await snapshot(handle);
   }
-  const outcome: WatchOutcome = { workflowId, status: snap.status, progress: snap.progress };
+  const outcome: WatchOutcome = { workflowId, status: snap.status, succeeded: false, progress: snap.progress };
   try {
     outcome.result = await handle.result();
   } catch (err) {
     outcome.error = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
   }
+  outcome.succeeded = succeeded(outcome.status, outcome.result);
   return outcome;
 }
 
@@ -87,7 +101,7 @@ interface WatchFlags {
 export function registerWatchCommand(program: Command): void {
   program
     .command('watch <workflow-id>')
-    .description('follow a cvmflow workflow live until it ends (exit 0 if it completed, 1 if not)')
+    .description(describeCommand('watch'))
     .option('--interval <ms>', 'how often to refresh', positiveIntFlag('--interval'), 1000)
     .option('--json', 'print only the final outcome as JSON')
     .addHelpText(
@@ -111,11 +125,13 @@ Workflow ids: deploy-<app> for deployments, power-<name> for power schedules (cv
         }),
       ).finally(() => progress.done());
       if (flags.json) printJson(outcome);
-      else if (outcome.status === 'COMPLETED') process.stdout.write(`${workflowId}: completed\n`);
-      if (outcome.status !== 'COMPLETED')
-        throw new CommandFailure(
-          `${workflowId} ended ${outcome.status.toLowerCase()}${outcome.error ? `: ${outcome.error}` : ''}`,
-          { jsonPrinted: flags.json },
-        );
+      else if (outcome.succeeded) process.stdout.write(`${workflowId}: completed\n`);
+      if (!outcome.succeeded) {
+        const how =
+          outcome.status === 'COMPLETED'
+            ? `completed without succeeding: ${(outcome.result as { outcome: string }).outcome}`
+            : `ended ${outcome.status.toLowerCase()}${outcome.error ? `: ${outcome.error}` : ''}`;
+        throw new CommandFailure(`${workflowId} ${how}`, { jsonPrinted: flags.json });
+      }
     });
 }

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { runWorker } from '../../worker/main';
+import { describeCommand } from '../command-table';
 
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run a cvmflow worker: it executes deploy pipelines, rollouts and power schedules')
+    .description(describeCommand('worker'))
     .addHelpText(
       'after',
       `

@@ -6,11 +6,13 @@ import { registerProvisionRoutes } from './provision';
 import { registerQueryRoutes } from './queries';
 import { registerReplicaRoutes } from './replicas';
 import { registerResourceRoutes } from './resources';
+import { registerToolRoutes } from './tool-routes';
 import type { ApiRouter, Handler } from './types';
 import { registerUpdateRoutes } from './updates';
 
 export function buildApiRouter(): ApiRouter {
   const router = new Router<Handler>();
+  registerToolRoutes(router);
   registerResourceRoutes(router);
   registerProvisionRoutes(router);
   registerQueryRoutes(router);

@@ -11,6 +11,7 @@ import { busy, detailError, structuredError } from '../http/errors';
 import { validateBody } from '../http/io';
 import { newCorrelationId } from '../ids';
 import type { UpdateChange } from '../model';
+import { commitTokenDetails } from './prepared-updates';
 import type { ApiRequest, ApiRouter, Reply } from './types';
 import { applyUpdate, onChainDetails, privateKey, requireHashAllowed, updatable } from './update-common';
 
@@ -110,11 +111,11 @@ async function patchCvm(r: ApiRequest): Promise<Reply> {
 
   const newHash = change.appCompose ? composeHash(change.appCompose) : cvm.composeHash;
   const verifier = core.opts.onChainVerifier;
-  if (
-    cvm.kmsType !== 'phala' &&
-    newHash !== cvm.composeHash &&
-    !(await verifier!.isComposeHashAllowed(cvm.appId, newHash))
-  ) {
+  // X-Prepare-Only (multisig): an on-chain compose change is never applied here, only prepared for commit-update.
+  const prepareOnly = r.req.headers['x-prepare-only'] === 'true';
+  const onChainChange = cvm.kmsType !== 'phala' && newHash !== cvm.composeHash;
+  const hashAllowed = onChainChange && (await verifier!.isComposeHashAllowed(cvm.appId, newHash));
+  if (onChainChange && (prepareOnly || !hashAllowed)) {
     core.store.pendingUpdates.set(`${cvm.id}/${newHash}`, change);
     const deviceAllowed = await verifier!.isDeviceAllowed(cvm.appId, core.nodeOf(cvm).deviceId);
     throw structuredError(465, 'ERR-01-005', 'Compose hash registration required on-chain', {
@@ -122,9 +123,14 @@ async function patchCvm(r: ApiRequest): Promise<Reply> {
         ...onChainDetails(core, cvm, newHash),
         {
           field: 'onchain_status',
-          value: { compose_hash_allowed: false, device_id_allowed: deviceAllowed, is_allowed: false },
+          value: {
+            compose_hash_allowed: hashAllowed,
+            device_id_allowed: deviceAllowed,
+            is_allowed: hashAllowed && deviceAllowed,
+          },
           message: null,
         },
+        ...(prepareOnly ? commitTokenDetails(core, cvm, newHash, change) : []),
       ],
       suggestions: [
         'Call addComposeHash on the app contract, then PATCH again with X-Compose-Hash and X-Transaction-Hash',

@@ -2,12 +2,11 @@
 // status. While an operation runs, start/shutdown/restart answer 409; stop and delete cancel it. An action whose
 // result already holds (start on a running CVM, stop on a stopped one) is a no-op, so client retries are safe.
 import { z } from 'zod';
-import type { SimCore } from '../core';
 import { busy, detailError } from '../http/errors';
 import { validateBody } from '../http/io';
 import { STOPPED_STATUSES } from '../lifecycle';
 import type { Cvm, OpKind } from '../model';
-import { vmShape } from '../shapes';
+import { vmFor } from '../shapes';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
 function target(r: ApiRequest): Cvm {
@@ -16,30 +15,30 @@ function target(r: ApiRequest): Cvm {
   return cvm;
 }
 
-function act(core: SimCore, cvm: Cvm, kind: OpKind): Reply {
-  core.lifecycle.begin(cvm, kind);
-  return ok(vmShape(core, cvm));
+function act(r: ApiRequest, cvm: Cvm, kind: OpKind): Reply {
+  r.core.lifecycle.begin(cvm, kind);
+  return ok(vmFor(r.version, r.core, cvm));
 }
 
 function start(r: ApiRequest): Reply {
   const cvm = target(r);
   if (r.core.lifecycle.isBusy(cvm)) throw busy();
-  if (cvm.status === 'running') return ok(vmShape(r.core, cvm));
-  return act(r.core, cvm, 'start');
+  if (cvm.status === 'running') return ok(vmFor(r.version, r.core, cvm));
+  return act(r, cvm, 'start');
 }
 
 /** Force stop: always allowed, cancels the running operation (reference §4 row 7). */
 function stop(r: ApiRequest): Reply {
   const cvm = target(r);
-  if (cvm.op === null && STOPPED_STATUSES.has(cvm.status)) return ok(vmShape(r.core, cvm));
-  return act(r.core, cvm, 'stop');
+  if (cvm.op === null && STOPPED_STATUSES.has(cvm.status)) return ok(vmFor(r.version, r.core, cvm));
+  return act(r, cvm, 'stop');
 }
 
 function shutdown(r: ApiRequest): Reply {
   const cvm = target(r);
   if (r.core.lifecycle.isBusy(cvm)) throw busy();
-  if (STOPPED_STATUSES.has(cvm.status)) return ok(vmShape(r.core, cvm));
-  return act(r.core, cvm, 'shutdown');
+  if (STOPPED_STATUSES.has(cvm.status)) return ok(vmFor(r.version, r.core, cvm));
+  return act(r, cvm, 'shutdown');
 }
 
 const RestartBody = z.object({ force: z.boolean().nullish() }).passthrough();
@@ -48,7 +47,7 @@ async function restart(r: ApiRequest): Promise<Reply> {
   validateBody(RestartBody, await r.json());
   const cvm = target(r);
   if (r.core.lifecycle.isBusy(cvm)) throw busy();
-  return act(r.core, cvm, 'restart');
+  return act(r, cvm, 'restart');
 }
 
 /** 204 at once; the CVM stays visible as `deleting` for `delays.delete`, then 404 (reference §4 row 10). */

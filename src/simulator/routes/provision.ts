@@ -11,7 +11,7 @@ import { validateBody } from '../http/io';
 import { newAppId } from '../ids';
 import type { ProvisionRecord } from '../model';
 import { normaliseAppId } from '../resolve';
-import { commitShape, kmsInfo } from '../shapes';
+import { commitFor, contractKms, findKmsContract, hashids, kmsInfo } from '../shapes';
 import { checkComposeFile, checkName, checkNameFree, onChainUnsupported, parseKmsType } from './checks';
 import { place } from './placement';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
@@ -105,6 +105,9 @@ async function provision(r: ApiRequest): Promise<Reply> {
     instance_type: res.instanceType,
     teepod_id: node.id,
     kms_id: kms.id,
+    // Newer SDK models name the node `node_id` and the KMS by its contract (kms_id names one KMS node).
+    ...(hashids(r.version) ? { node_id: node.id } : {}),
+    ...(contractKms(r.version) ? { kms_contract_id: findKmsContract(core, kms.id)?.id ?? null } : {}),
   });
 }
 
@@ -159,7 +162,7 @@ async function commit(r: ApiRequest): Promise<Reply> {
   const hash = body.compose_hash.toLowerCase().replace(/^0x/, '');
   const live = core.store.cvmsOfApp(ws.id, appId).filter((c) => c.status !== 'deleting');
   const same = live.find((c) => c.composeHash === hash);
-  if (same) return ok(commitShape(core, same));
+  if (same) return ok(commitFor(r.version, core, same));
   if (live.length > 0) {
     throw structuredError(409, 'ERR-03-007', `App ${appId} already has a CVM with another compose_hash`, {
       details: [
@@ -211,7 +214,7 @@ async function commit(r: ApiRequest): Promise<Reply> {
     envKeys: body.env_keys ?? sealedKeys,
     listed: rec.listed,
   });
-  return ok(commitShape(core, cvm));
+  return ok(commitFor(r.version, core, cvm));
 }
 
 export function registerProvisionRoutes(router: ApiRouter): void {

@@ -1,20 +1,53 @@
 // Reads: CVM detail and lists (versioned shapes), JSON state, batch status, and the app views the CLI's
 // `cvms list` is built on (`/apps` + `/status/batch`, reference §11).
 import { z } from 'zod';
-import { notFound } from '../http/errors';
+import { INSTANCE_TYPES } from '../catalog';
+import { notFound, validationError } from '../http/errors';
 import { validateBody } from '../http/io';
 import type { AppRecord, Cvm } from '../model';
 import { normaliseAppId } from '../resolve';
-import { appFor, batchStatus, cvmDetailFor, cvmListItemFor, cvmState } from '../shapes';
+import { appFor, batchStatus, cvmDetailFor, cvmListItemFor, cvmState, hashids } from '../shapes';
 import { pageParams, paginate } from './resources';
 import { streamState } from './sse';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
+/** 2026-05-22 adds the `family` and `instance_types` list filters and removes `node_id`/`teepod_id`/`user_id` (the
+ * Python SDK refuses them as "removed filters"): a request still sending one learns it instead of getting everything. */
+const REMOVED_LIST_FILTERS = ['node_id', 'teepod_id', 'user_id'];
+const FAMILIES = ['all', 'cpu', 'gpu'];
+
+function listFilter(r: ApiRequest): (c: Cvm) => boolean {
+  if (!hashids(r.version)) {
+    const nodeFilter = Number(r.query.get('node_id') ?? r.query.get('teepod_id') ?? Number.NaN);
+    return (c) => Number.isNaN(nodeFilter) || c.nodeId === nodeFilter;
+  }
+  const issues = REMOVED_LIST_FILTERS.filter((k) => r.query.has(k)).map((k) => ({
+    type: 'extra_forbidden',
+    loc: ['query', k],
+    msg: `The ${k} filter was removed in API version 2026-05-22; filter by family or instance_types`,
+    input: r.query.get(k),
+  }));
+  const family = r.query.get('family');
+  if (family !== null && !FAMILIES.includes(family)) {
+    issues.push({
+      type: 'literal_error',
+      loc: ['query', 'family'],
+      msg: `Input should be ${FAMILIES.map((f) => `'${f}'`).join(', ')}`,
+      input: family,
+    });
+  }
+  if (issues.length > 0) throw validationError(issues);
+  // Repeated (`instance_types=a&instance_types=b`, what httpx sends for a list) or comma-separated.
+  const types = new Set(r.query.getAll('instance_types').flatMap((v) => v.split(',').filter(Boolean)));
+  const familyOf = (c: Cvm) => INSTANCE_TYPES.find((t) => t.id === c.instanceType)?.family ?? 'cpu';
+  return (c) =>
+    (family === null || family === 'all' || familyOf(c) === family) &&
+    (types.size === 0 || (c.instanceType !== null && types.has(c.instanceType)));
+}
+
 function workspaceCvms(r: ApiRequest): Cvm[] {
-  const nodeFilter = Number(r.query.get('node_id') ?? r.query.get('teepod_id') ?? Number.NaN);
-  return [...r.core.store.cvmsOf(r.ws.id)]
-    .filter((c) => Number.isNaN(nodeFilter) || c.nodeId === nodeFilter)
-    .sort((a, b) => b.id - a.id);
+  const keep = listFilter(r);
+  return [...r.core.store.cvmsOf(r.ws.id)].filter(keep).sort((a, b) => b.id - a.id);
 }
 
 function cvmPage(r: ApiRequest): Reply {

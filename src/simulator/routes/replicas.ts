@@ -6,9 +6,9 @@ import { checkEncryptedEnv } from '../env-check';
 import { createCvm } from '../factory';
 import { detailError, structuredError } from '../http/errors';
 import { validateBody } from '../http/io';
-import type { Cvm, Workspace } from '../model';
+import type { ApiVersion, Cvm, Workspace } from '../model';
 import { normaliseAppId } from '../resolve';
-import { kmsInfo, vmShape } from '../shapes';
+import { kmsInfo, vmFor } from '../shapes';
 import { nodeNotFound } from './checks';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
@@ -20,7 +20,13 @@ const ReplicaBody = z
   })
   .passthrough();
 
-async function replicate(core: SimCore, ws: Workspace, source: Cvm, body: z.infer<typeof ReplicaBody>): Promise<Reply> {
+async function replicate(
+  core: SimCore,
+  ws: Workspace,
+  version: ApiVersion,
+  source: Cvm,
+  body: z.infer<typeof ReplicaBody>,
+): Promise<Reply> {
   if (source.status === 'deleting') throw detailError(409, 'CVM is being deleted');
   const nodeId = body.node_id ?? body.teepod_id ?? source.nodeId;
   const node = core.node(nodeId);
@@ -76,12 +82,12 @@ async function replicate(core: SimCore, ws: Workspace, source: Cvm, body: z.infe
     envKeys: sealedKeys,
     listed: source.listed,
   });
-  return ok(vmShape(core, replica));
+  return ok(vmFor(version, core, replica));
 }
 
 async function replicateCvm(r: ApiRequest): Promise<Reply> {
   const body = validateBody(ReplicaBody, await r.json());
-  return replicate(r.core, r.ws, r.core.resolve(r.ws, r.params.id!), body);
+  return replicate(r.core, r.ws, r.version, r.core.resolve(r.ws, r.params.id!), body);
 }
 
 /** App-scoped form (Terraform 0.2.x, Go SDK): the vm_uuid must belong to the app. */
@@ -94,7 +100,7 @@ async function replicateAppCvm(r: ApiRequest): Promise<Reply> {
       details: [{ field: 'app_id', value: r.params.appId, message: `the CVM's app_id is ${source.appId}` }],
     });
   }
-  return replicate(r.core, r.ws, source, body);
+  return replicate(r.core, r.ws, r.version, source, body);
 }
 
 export function registerReplicaRoutes(router: ApiRouter): void {

@@ -4,7 +4,7 @@ import { INSTANCE_TYPES } from '../catalog';
 import { createApp } from '../factory';
 import { detailError, notFound, validationError } from '../http/errors';
 import { normaliseAppId } from '../resolve';
-import { kmsInfo } from '../shapes';
+import { contractKms, findKmsContract, kmsContract, kmsContracts, kmsInfo } from '../shapes';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
 
 function availableNodes({ core }: ApiRequest): Reply {
@@ -80,14 +80,27 @@ export function paginate<T>(items: T[], page: number, pageSize: number) {
 function kmsList(r: ApiRequest): Reply {
   const { page, pageSize } = pageParams(r, 20);
   const onchain = r.query.get('is_onchain');
+  const wanted = (chainId: number | null) => onchain === null || (onchain === 'true') === (chainId !== null);
+  if (contractKms(r.version)) {
+    const contracts = kmsContracts(r.core)
+      .filter((c) => wanted(c.chainId === 0 ? null : c.chainId))
+      .map((c) => kmsContract(r.core, c));
+    return ok(paginate(contracts, page, pageSize));
+  }
   const items = r.core
     .kmsList()
-    .filter((k) => onchain === null || (onchain === 'true') === (k.chain_id !== null))
+    .filter((k) => wanted(k.chain_id))
     .map(kmsInfo);
   return ok(paginate(items, page, pageSize));
 }
 
+/** From 2026-06-23 the segment names a contract (id, slug or address) and the answer is the contract. */
 function kmsGet(r: ApiRequest): Reply {
+  if (contractKms(r.version)) {
+    const contract = findKmsContract(r.core, r.params.kms!);
+    if (!contract) throw notFound('KMS contract');
+    return ok(kmsContract(r.core, contract));
+  }
   const kms = r.core.kmsByIdOrSlug(r.params.kms!);
   if (!kms) throw notFound('KMS');
   return ok(kmsInfo(kms));
@@ -97,7 +110,10 @@ async function kmsPubkey(r: ApiRequest): Promise<Reply> {
   // The CLI passes the CVM's kms_type (`base`, `ethereum`) as the KMS segment for existing CVMs (reference §8).
   const segment = r.params.kms!.toLowerCase();
   const chainType = segment === 'ethereum' ? 'ethereum' : 'base';
-  const kms = r.core.kmsByIdOrSlug(segment) ?? (segment === chainType ? r.core.kmsForType(chainType) : undefined);
+  const kms =
+    r.core.kmsByIdOrSlug(segment) ??
+    (segment === chainType ? r.core.kmsForType(chainType) : undefined) ??
+    findKmsContract(r.core, segment)?.nodes[0];
   if (!kms) throw notFound('KMS');
   const appId = normaliseAppId(r.params.appId!);
   if (!appId) throw detailError(400, 'Invalid app id: expected 40 hex characters, optionally prefixed with 0x');

@@ -5,6 +5,7 @@ import type { SimCore } from '../core';
 import { detailError, structuredError } from '../http/errors';
 import type { Cvm, UpdateChange } from '../model';
 import { kmsInfo } from '../shapes';
+import { recordRevision } from '../side-state';
 import type { ApiRequest } from './types';
 
 export function updatable(r: ApiRequest): Cvm {
@@ -33,7 +34,9 @@ export function applyUpdate(core: SimCore, cvm: Cvm, change: UpdateChange): stri
     cvm.image = res.image ?? cvm.image;
     if (res.vcpu !== undefined || res.memoryMb !== undefined) cvm.instanceType = null;
   }
-  return core.lifecycle.begin(cvm, 'update').correlationId;
+  const correlationId = core.lifecycle.begin(cvm, 'update').correlationId;
+  recordRevision(core, cvm, 'update', correlationId);
+  return correlationId;
 }
 
 export function onChainDetails(core: SimCore, cvm: Cvm, hash: string) {
