@@ -154,7 +154,14 @@ function route(req: IncomingMessage): Route | undefined {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   const m = /^(?:\/([^/]+))?\/(encode|decode)\/?$/.exec(path);
   if (!m) return undefined;
-  return { op: m[2] as Route['op'], ...(m[1] ? { prefix: decodeURIComponent(m[1]) } : {}) };
+  let prefix: string | undefined;
+  try {
+    prefix = m[1] ? decodeURIComponent(m[1]) : undefined;
+  } catch {
+    // A malformed %-escape names no namespace and no token: not a route of ours.
+    return undefined;
+  }
+  return { op: m[2] as Route['op'], ...(prefix ? { prefix } : {}) };
 }
 
 /** Who may call, and in which namespace. An unauthenticated caller learns nothing about the body. */

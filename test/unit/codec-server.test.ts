@@ -160,6 +160,7 @@ describe('codec server protocol', () => {
     expect(unknownKey.status).toBe(400);
     expect(unknownKey.json().error).toMatch(/key id "k9"/);
     expect((await call(url, { path: '/elsewhere', body: '{}' })).status).toBe(404);
+    expect((await call(url, { path: '/%E0%A4%A/decode', body: '{}' })).status).toBe(404);
     expect((await call(url, { method: 'GET', path: '/decode' })).status).toBe(405);
     for (const answer of [notJson, badData, wrongShape, unknownKey]) expect(answer.text).not.toContain(SECRET);
     expect(logs.join('\n')).not.toContain(SECRET);
