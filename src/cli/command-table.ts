@@ -48,12 +48,14 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     usage: 'codec',
-    description: 'payload encryption keys (secrets never reach Temporal history in plaintext)',
+    description:
+      'payload encryption keys (secrets never reach Temporal history in plaintext), and the codec server the Temporal UI decodes them with',
     load: async () => (await import('./commands/codec')).registerCodecCommand,
   },
   {
     usage: 'dev',
-    description: 'run the embedded stack: Temporal (+ Web UI), the Phala Cloud simulator, a local chain and a worker',
+    description:
+      'run the embedded stack: Temporal (+ Web UI and its codec server), the Phala Cloud simulator, a local chain and a worker',
     load: async () => (await import('./commands/dev')).registerDevCommand,
   },
   {

@@ -46,6 +46,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
       temporalPort: 0,
       uiPort: 0,
       simPort: 0,
+      codecPort: 0,
       timeScale: opts.timeScale ?? DEMO_TIME_SCALE,
       workerLogLevel: 'ERROR',
     });
@@ -108,7 +109,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
     ))
       say(`  ${line}`);
     say('');
-    say('In the Temporal UI (every payload is encrypted: the UI shows ciphertext, the CLI decodes it):');
+    say(
+      `In the Temporal UI (history holds ciphertext only; the UI decodes it through the codec server at ${stack.codecServer.url}):`,
+    );
     for (const r of rows) if (r.url) say(`  ${r.title}: ${r.url}`);
     say(`Total ${((Date.now() - startedMs) / 1000).toFixed(1)} s.`);
     if (opts.keepUntil) {

@@ -1,11 +1,13 @@
 // The embedded stack — everything cvmflow needs on one machine, on loopback, with one call: the Temporal dev server
-// with its Web UI and a database file in the data folder (so workflows survive a restart), the Phala Cloud
-// simulator, a local chain (anvil + DstackKms) behind the simulator's on-chain KMS, and an in-process worker.
+// with its Web UI and a database file in the data folder (so workflows survive a restart), the codec server the UI
+// decodes payloads with, the Phala Cloud simulator, a local chain (anvil + DstackKms) behind the simulator's on-chain
+// KMS, and an in-process worker.
 // Used by `cvmflow dev`, `cvmflow demo` and the end-to-end tests.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type SimulatorHandle, startSimulator } from '../simulator';
-import { type CodecKey, parseKeyRing } from '../temporal/codec';
+import { AesGcmPayloadCodec, type CodecKey, parseKeyRing } from '../temporal/codec';
+import { DEFAULT_CODEC_SERVER_PORT, startCodecServer } from '../temporal/codec-server';
 import { bundleWorkflows } from '../worker/worker';
 import { type DevChain, startDevChain } from './dev-chain';
 import { devCodecKeyFile, devSimKeys } from './dev-keys';
@@ -28,6 +30,8 @@ export interface DevStackOptions {
   uiPort?: number;
   /** Simulator API port (default 8787); 0 = any free port. Its admin API always takes a free port. */
   simPort?: number;
+  /** Codec server port (default 8888); 0 = any free port. */
+  codecPort?: number;
   /** Multiplies the simulator's delays: 0.1 turns a 30 s boot into 3 s. */
   timeScale?: number;
   /** Where an existing CVMFLOW_CODEC_KEY / CVMFLOW_CODEC_KEY_FILE is looked up; default process.env. */
@@ -48,6 +52,8 @@ export interface DevStack {
   namespace: string;
   taskQueue: string;
   temporal: { address: string; uiUrl: string };
+  /** The remote codec endpoint the UI decodes with; also `temporal … --codec-endpoint`'s. Loopback, no token. */
+  codecServer: { url: string };
   sim: SimulatorHandle;
   chain: { rpcUrl: string; chainId: number; kmsAddress: string };
   codecKeys: CodecKey[];
@@ -120,6 +126,17 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const temporalPort = await pickPort('--port', opts.temporalPort ?? 7233);
     const uiPort = await pickPort('--ui-port', opts.uiPort ?? 8233);
     const simPort = await pickPort('--sim-port', opts.simPort ?? 8787);
+    const codecPort = await pickPort('--codec-port', opts.codecPort ?? DEFAULT_CODEC_SERVER_PORT);
+
+    // Before the UI, whose settings name it. Loopback only, so no token: the UI in the browser could not send one,
+    // and only this machine's users reach it — the same ones who can read the key file in the data folder.
+    const codecServer = await startCodecServer({
+      codec: new AesGcmPayloadCodec(codec.keys),
+      port: codecPort,
+      uiOrigins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+      namespaces: [DEV_NAMESPACE],
+    });
+    stops.push(() => codecServer.close());
 
     log(`starting the Temporal dev server, the local chain${(opts.worker ?? true) ? ' and the worker bundle' : ''}…`);
     const [temporal, chain] = await allOrNothing<[DevServer, DevChain, unknown]>(
@@ -127,6 +144,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         startTemporalDevServer({
           port: temporalPort,
           uiPort,
+          uiCodecEndpoint: codecServer.url,
           namespace: DEV_NAMESPACE,
           dbFile: join(dataDir, 'temporal.db'),
           readyTimeoutMs: 90_000,
@@ -183,6 +201,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       namespace: DEV_NAMESPACE,
       taskQueue: DEV_TASK_QUEUE,
       temporal: { address: temporal.address, uiUrl },
+      codecServer: { url: codecServer.url },
       sim,
       chain: { rpcUrl: chain.rpcUrl, chainId: chain.chainId, kmsAddress: chain.kmsAddress },
       codecKeys: codec.keys,

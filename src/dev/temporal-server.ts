@@ -12,6 +12,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; undefined → headless. */
   uiPort?: number;
+  /** The remote codec endpoint the Web UI decodes payloads with (the browser calls it). */
+  uiCodecEndpoint?: string;
   /** SQLite database file; undefined → in-memory. */
   dbFile?: string;
   /** Faster, less durable SQLite (tests only). */
@@ -49,6 +51,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', sa);
   if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
+  if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.fastSqlite) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
 

@@ -57,6 +57,49 @@ function readFile(variable: string, path: string, problems: string[]): Buffer | 
   }
 }
 
+/** The key ring of CVMFLOW_CODEC_KEY or CVMFLOW_CODEC_KEY_FILE; what is wrong goes to `problems`, naming the variable. */
+function readCodecKeys(
+  e: { CVMFLOW_CODEC_KEY?: string; CVMFLOW_CODEC_KEY_FILE?: string },
+  problems: string[],
+  missing = 'CVMFLOW_CODEC_KEY: not set; payloads are encrypted so secrets stay out of Temporal history. Generate a key with `cvmflow codec keygen`, or set CVMFLOW_CODEC=off to disable encryption explicitly',
+): CodecKey[] | undefined {
+  if (e.CVMFLOW_CODEC_KEY && e.CVMFLOW_CODEC_KEY_FILE) {
+    problems.push('CVMFLOW_CODEC_KEY and CVMFLOW_CODEC_KEY_FILE: set only one');
+    return undefined;
+  }
+  if (!e.CVMFLOW_CODEC_KEY && !e.CVMFLOW_CODEC_KEY_FILE) {
+    problems.push(missing);
+    return undefined;
+  }
+  const text =
+    e.CVMFLOW_CODEC_KEY ?? readFile('CVMFLOW_CODEC_KEY_FILE', e.CVMFLOW_CODEC_KEY_FILE!, problems)?.toString('utf8');
+  if (text === undefined) return undefined;
+  try {
+    return parseKeyRing(text, e.CVMFLOW_CODEC_KEY ? 'CVMFLOW_CODEC_KEY' : 'CVMFLOW_CODEC_KEY_FILE');
+  } catch (err) {
+    problems.push((err as Error).message);
+    return undefined;
+  }
+}
+
+/**
+ * The codec key ring alone, for processes that only encrypt and decrypt (the codec server): the Temporal connection
+ * variables are not read, so a setting that only a client needs cannot stop it. Throws ConfigError naming the variable.
+ */
+export function loadCodecKeys(env: NodeJS.ProcessEnv = process.env): CodecKey[] {
+  const problems: string[] = [];
+  const keys = readCodecKeys(
+    {
+      CVMFLOW_CODEC_KEY: env.CVMFLOW_CODEC_KEY?.trim() || undefined,
+      CVMFLOW_CODEC_KEY_FILE: env.CVMFLOW_CODEC_KEY_FILE?.trim() || undefined,
+    },
+    problems,
+    "CVMFLOW_CODEC_KEY: not set; the codec server decrypts with the workers' key ring: set CVMFLOW_CODEC_KEY or CVMFLOW_CODEC_KEY_FILE",
+  );
+  if (!keys) throw new ConfigError(problems);
+  return keys;
+}
+
 /** Reads and validates the Temporal connection config; throws ConfigError listing every problem. */
 export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
   const parsed = envSchema.safeParse(env);
@@ -93,28 +136,7 @@ export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Tempor
   // Temporal Cloud API keys always travel over TLS.
   if (!tls && (e.TEMPORAL_TLS || e.TEMPORAL_API_KEY)) tls = true;
 
-  let codecKeys: CodecKey[] | undefined;
-  if (e.CVMFLOW_CODEC === 'on') {
-    if (e.CVMFLOW_CODEC_KEY && e.CVMFLOW_CODEC_KEY_FILE) {
-      problems.push('CVMFLOW_CODEC_KEY and CVMFLOW_CODEC_KEY_FILE: set only one');
-    } else if (e.CVMFLOW_CODEC_KEY || e.CVMFLOW_CODEC_KEY_FILE) {
-      const text =
-        e.CVMFLOW_CODEC_KEY ??
-        readFile('CVMFLOW_CODEC_KEY_FILE', e.CVMFLOW_CODEC_KEY_FILE!, problems)?.toString('utf8');
-      const label = e.CVMFLOW_CODEC_KEY ? 'CVMFLOW_CODEC_KEY' : 'CVMFLOW_CODEC_KEY_FILE';
-      if (text !== undefined) {
-        try {
-          codecKeys = parseKeyRing(text, label);
-        } catch (err) {
-          problems.push((err as Error).message);
-        }
-      }
-    } else {
-      problems.push(
-        'CVMFLOW_CODEC_KEY: not set; payloads are encrypted so secrets stay out of Temporal history. Generate a key with `cvmflow codec keygen`, or set CVMFLOW_CODEC=off to disable encryption explicitly',
-      );
-    }
-  }
+  const codecKeys = e.CVMFLOW_CODEC === 'on' ? readCodecKeys(e, problems) : undefined;
   if (problems.length) throw new ConfigError(problems);
   return {
     address: e.TEMPORAL_ADDRESS,

@@ -18,7 +18,7 @@ import {
 } from './cli';
 
 const APP = 'e2e-hello';
-const DEV_ARGS = ['--port', '0', '--ui-port', '0', '--sim-port', '0', '--time-scale', '0.01'];
+const DEV_ARGS = ['--port', '0', '--ui-port', '0', '--sim-port', '0', '--codec-port', '0', '--time-scale', '0.01'];
 
 let work: string;
 let dataDir: string;
@@ -81,6 +81,7 @@ describe('cvmflow dev', () => {
     const ui = out.indexOf('Temporal UI');
     expect(ui).toBeGreaterThan(-1);
     for (const label of [
+      /Codec server\s+http:\/\/127\.0\.0\.1:\d+/,
       /Temporal\s+127\.0\.0\.1:/,
       /Phala API \(sim\)/,
       /Sim admin API/,

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { metricsEndpoint } from '../../src/metrics/runtime';
 import { PhalaClient } from '../../src/phala/client';
 import { generateCodecKey } from '../../src/temporal/codec';
-import { loadTemporalConfig } from '../../src/temporal/config';
+import { loadCodecKeys, loadTemporalConfig } from '../../src/temporal/config';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -77,7 +77,8 @@ function withSecretFiles(service: Service, env: Record<string, string>): Record<
   return out;
 }
 
-const role = (s: Service) => s.command?.find((c) => ['worker', 'serve'].includes(c));
+/** The cvmflow command a service runs (its first word); the codec server is checked on its own below. */
+const role = (s: Service) => (['worker', 'serve'].includes(s.command?.[0] ?? '') ? s.command![0] : undefined);
 
 describe('docker-compose.yml', () => {
   it('pins every image (a tag, never latest) and builds cvmflow from the repo Dockerfile', () => {
@@ -126,6 +127,27 @@ describe('docker-compose.yml', () => {
         expect(env.CVMFLOW_TRIGGER_TOKEN || env.CVMFLOW_TRIGGER_SECRET, `${name}: trigger authentication`).toBeTruthy();
       }
     }
+  });
+
+  it("runs the codec server with the workers' key ring and a token, and points the UI's browser at it", () => {
+    const codec = compose.services.codec!;
+    expect(codec.command?.slice(0, 2)).toEqual(['codec', 'serve']);
+    const env = withSecretFiles(codec, containerEnv(codec));
+    expect(loadCodecKeys(env).length).toBeGreaterThan(0);
+    const flag = (name: string) => codec.command!.filter((_, i) => codec.command![i - 1] === name);
+    expect(flag('--host')).toEqual(['0.0.0.0']);
+    // Beyond loopback the server refuses to start without a token of 16 characters or more.
+    expect(env.CVMFLOW_CODEC_SERVER_TOKEN?.length).toBeGreaterThanOrEqual(16);
+    const [codecPort] = flag('--port');
+    expect(codec.ports).toEqual([`127.0.0.1:${codecPort}:${codecPort}`]);
+
+    const ui = compose.services['temporal-ui']!;
+    const uiEnv = containerEnv(ui);
+    const hostUiPort = /^127\.0\.0\.1:(\d+):/.exec(ui.ports![0]!)![1];
+    expect(flag('--ui-origin')).toContain(`http://127.0.0.1:${hostUiPort}`);
+    // The browser calls it from the host, where the codec port is published; the token leads the path.
+    expect(uiEnv.TEMPORAL_CODEC_ENDPOINT).toBe(`http://127.0.0.1:${codecPort}/${env.CVMFLOW_CODEC_SERVER_TOKEN}`);
+    expect(env.CVMFLOW_CODEC_SERVER_TOKEN).toMatch(/^[A-Za-z0-9._~-]+$/);
   });
 
   it('keeps the simulator behind a profile', () => {

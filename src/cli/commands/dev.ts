@@ -7,6 +7,7 @@ import { DevStackRunningError } from '../../dev/lock';
 import { PortInUseError } from '../../dev/ports';
 // Types only: the stack (worker, bundler, simulator) is loaded when the command runs, so other commands start fast.
 import type { DevStack } from '../../dev/stack';
+import { DEFAULT_CODEC_SERVER_PORT } from '../../temporal/codec-server';
 
 const DEFAULT_DATA_DIR = '.data';
 const DEFAULT_TIME_SCALE = 0.1;
@@ -22,6 +23,7 @@ interface DevFlags {
   port: number;
   uiPort: number;
   simPort: number;
+  codecPort: number;
   timeScale: number;
   json?: boolean;
   /** commander's negated flag: false with --no-worker. */
@@ -54,7 +56,8 @@ function describe(stack: DevStack, flags: DevFlags, startedMs: number): string[]
     `${style.ok('cvmflow dev is ready')} in ${((Date.now() - startedMs) / 1000).toFixed(1)} s (data in ${rel(stack.dataDir)})`,
     '',
     ...renderTable([
-      ['Temporal UI', style.bold(stack.temporal.uiUrl), ''],
+      ['Temporal UI', style.bold(stack.temporal.uiUrl), 'shows decoded payloads through the codec server'],
+      ['Codec server', stack.codecServer.url, `temporal … --codec-endpoint ${stack.codecServer.url}`],
       ['Temporal', stack.temporal.address, `namespace ${stack.namespace}, task queue ${stack.taskQueue}`],
       ['Phala API (sim)', stack.sim.url, `time ×${flags.timeScale}`],
       ['Sim admin API', stack.sim.adminUrl, `bearer token in ${rel(join(stack.dataDir, 'sim-keys.json'))}`],
@@ -86,6 +89,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
       temporalPort: flags.port,
       uiPort: flags.uiPort,
       simPort: flags.simPort,
+      codecPort: flags.codecPort,
       timeScale: flags.timeScale,
       worker: flags.worker,
       log: (line) => process.stderr.write(`cvmflow dev: ${line}\n`),
@@ -103,6 +107,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
       printJson({
         temporalUiUrl: stack.temporal.uiUrl,
         temporalAddress: stack.temporal.address,
+        codecServerUrl: stack.codecServer.url,
         namespace: stack.namespace,
         taskQueue: stack.taskQueue,
         phalaApiUrl: stack.sim.url,
@@ -136,6 +141,12 @@ export function registerDevCommand(program: Command): void {
     .option('--port <n>', 'Temporal frontend port (0 = any free port)', portFlag('--port'), 7233)
     .option('--ui-port <n>', 'Temporal Web UI port (0 = any free port)', portFlag('--ui-port'), 8233)
     .option('--sim-port <n>', 'simulator API port (0 = any free port)', portFlag('--sim-port'), 8787)
+    .option(
+      '--codec-port <n>',
+      'codec server port, which the Temporal UI decodes payloads with (0 = any free port)',
+      portFlag('--codec-port'),
+      DEFAULT_CODEC_SERVER_PORT,
+    )
     .option(
       '--time-scale <f>',
       'simulator speed: multiplies every CVM delay (1 = real time)',
