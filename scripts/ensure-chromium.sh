@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the browser the codec-UI test drives is installed: Debian's own `chromium` package, through apt, and
-# nothing downloaded from anywhere else (the test drives it with puppeteer-core, which fetches no browser). Idempotent:
+# nothing downloaded from anywhere else (the test drives it with playwright-core, which fetches no browser). Idempotent:
 # a machine that already has `chromium` on PATH is left as it is, so CI pays for the install once per image.
 set -euo pipefail
 
