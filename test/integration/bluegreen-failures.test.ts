@@ -82,7 +82,10 @@ describe('blue-green failures and control', () => {
     const proxy = await proxyFor(app);
     const blue = await deployBlue(stack, app, proxy);
     const blueCvms = liveCvms(stack, app).map((c) => `${c.vmUuid} ${c.status}`);
-    await setAppHealth(stack, { name: `${app}-${blue.slot === 'green' ? 'blue' : 'green'}-*`, health: 503 });
+    // Every deployment of the app answers 503 on /health but blue (later rules win): green, whose name is not known
+    // before it exists (`<app>-<id>`), is never healthy.
+    await setAppHealth(stack, { name: `${app}-*`, health: 503 });
+    await setAppHealth(stack, { name: blue.name, health: 200 });
 
     const before = proxy.applied(app).length;
     const started = await launch(stack, bgSpec(app, proxy, { compose: { inline: compose('1.28') } }));
