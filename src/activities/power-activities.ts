@@ -7,11 +7,11 @@
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, activityInfo, cancellationSignal, getClient, heartbeat } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { deployWorkflowId } from '../domain/names';
+import { phaseOf } from '../domain/power-phase';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
 import type { CvmSummary } from '../phala/schemas';
-import { deployWorkflowId } from '../workflows/deploy-types';
-import { phaseOf } from '../workflows/power-decide';
 import type {
   PowerActionRequest,
   PowerActionResult,

@@ -10,9 +10,9 @@ import {
   sleep,
 } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { globMatches } from '../domain/glob';
+import { deployWorkflowId, SA_KIND } from '../domain/names';
 import type { PhalaClient } from '../phala/client';
-import { deployWorkflowId, SA_KIND } from '../workflows/deploy-types';
-import { globMatches } from '../workflows/rollout-plan';
 import type { HttpCheck, RestorePatch, RolloutTargets, TargetCvm } from '../workflows/rollout-types';
 import { createComposeUpdateActivities } from './compose-update-activities';
 import { classified } from './failures';

@@ -1,5 +1,4 @@
 // Types and message definitions shared by the deploy workflow and its clients (no activity code, no I/O).
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export type KmsKind = 'phala' | 'ethereum' | 'base';
@@ -131,9 +130,5 @@ export const submitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [{ txHash: 
 
 export const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 
-export const SA_APP = defineSearchAttributeKey('CvmflowApp', SearchAttributeType.KEYWORD);
-export const SA_KIND = defineSearchAttributeKey('CvmflowKind', SearchAttributeType.KEYWORD);
-export const SA_PHASE = defineSearchAttributeKey('CvmflowPhase', SearchAttributeType.KEYWORD);
-
-/** One deployment per app at a time: the workflow id is the app's. */
-export const deployWorkflowId = (app: string) => `deploy-${app}`;
+// Shared names live in src/domain; re-exported for the modules and users that import them from here.
+export { deployWorkflowId, SA_APP, SA_KIND, SA_PHASE } from '../domain/names';

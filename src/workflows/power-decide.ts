@@ -2,6 +2,7 @@
 // are applied, and what to do about one CVM. No clock reads and no I/O, so the workflow calls it with its own clock
 // and unit tests drive it with tables.
 import { type Calendar, DEFAULT_HORIZON_MS, type Desired, describeSource, desiredAt, nextChange } from '../calendar';
+import { type PowerPhase, phaseOf } from '../domain/power-phase';
 import {
   type DecisionKind,
   type Override,
@@ -14,28 +15,10 @@ import {
   type ScheduleClock,
 } from './power-types';
 
+export { type PowerPhase, phaseOf };
+
 // ---------------------------------------------------------------------------------------------------------------
-// Status → power phase
-
-/** What a CVM's status means for power: a stable state, a move toward one, or something else going on. */
-export type PowerPhase = 'running' | 'stopped' | 'starting' | 'stopping' | 'busy' | 'failed' | 'missing';
-
-// Reference §5.1: `exited`, `shutdown` and `shutoff` are powered off (a crashed CVM is off, and start works on it).
-const OFF = new Set(['stopped', 'exited', 'shutdown', 'shutoff']);
-const TOWARD_RUNNING = new Set(['starting', 'restarting', 'creating', 'provisioning', 'booting']);
-const TOWARD_STOPPED = new Set(['stopping', 'shutting_down']);
-const GONE = new Set(['deleting', 'deleted']);
-
-export function phaseOf(status: string, inProgress: boolean): PowerPhase {
-  const s = status.toLowerCase();
-  if (GONE.has(s)) return 'missing';
-  if (TOWARD_RUNNING.has(s)) return 'starting';
-  if (TOWARD_STOPPED.has(s)) return 'stopping';
-  // A stable status with an operation in flight (an update restarting the CVM) is going somewhere we cannot name.
-  if (s === 'running') return inProgress ? 'busy' : 'running';
-  if (OFF.has(s)) return inProgress ? 'busy' : 'stopped';
-  return s.endsWith('ing') || inProgress ? 'busy' : 'failed';
-}
+// Status → power phase: src/domain/power-phase.ts
 
 // ---------------------------------------------------------------------------------------------------------------
 // The decision for one CVM

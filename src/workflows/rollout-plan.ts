@@ -81,14 +81,7 @@ export function planWaves(total: number, limits: PlanLimits): WavePlan[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Target selection
 
-/** A name glob: `*` any run of characters, `?` one character; the whole name must match. */
-export function globMatches(glob: string, name: string): boolean {
-  const pattern = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replaceAll('*', '.*')
-    .replaceAll('?', '.');
-  return new RegExp(`^${pattern}$`).test(name);
-}
+export { globMatches } from '../domain/glob';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Deploy windows and freezes
