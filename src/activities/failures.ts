@@ -2,11 +2,13 @@
 // workflow's retry policies know (see src/workflows/activity-options.ts), `nonRetryable` from the client's
 // classification, and `nextRetryDelay` from the server's Retry-After.
 import { ApplicationFailure } from '@temporalio/activity';
-import { PhalaApiError } from '../phala/errors';
+import type { FailureTypeName } from '../domain/failures';
+import { PhalaApiError, PhalaUsageError } from '../phala/errors';
 import { SealedEnvError } from '../secrets/sealed-env';
 import { WatchFailure } from './watch-hub';
 
-function phalaType(err: PhalaApiError): string {
+/** The registry's name for an API error (src/domain/failures.ts). */
+export function phalaType(err: PhalaApiError): FailureTypeName {
   if (err.status === undefined) return 'PhalaNetwork';
   if (err.status >= 465 && err.status <= 468) return 'PhalaOnChain';
   if (err.status === 401 || err.status === 403) return 'PhalaAuth';
@@ -34,6 +36,15 @@ export function toFailure(err: unknown, context: string): unknown {
       message: `${context}: ${err.message}`,
       nonRetryable: true,
       details: [{ lastStatus: err.lastStatus }],
+    });
+  }
+  if (err instanceof PhalaUsageError) {
+    // A mistake in the call itself: the same call fails the same way, so it never retries.
+    return ApplicationFailure.create({
+      type: 'PhalaUsage',
+      message: `${context}: ${err.message}`,
+      nonRetryable: true,
+      details: [{ code: err.code, field: err.field }],
     });
   }
   if (err instanceof SealedEnvError) {

@@ -1,20 +1,11 @@
 // Activity options per pipeline phase. Each phase's timeout bounds the whole activity including retries
 // (scheduleToClose), while one attempt is bounded by the API call timeout, so a dead worker is noticed quickly.
 import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_TYPES } from '../domain/failures';
 import type { DeployInput } from './deploy-types';
 
-/** Failure types that no retry can fix (see src/activities/failures.ts). */
-export const NON_RETRYABLE_TYPES = [
-  'PhalaBadRequest',
-  'PhalaAuth',
-  'PhalaNotFound',
-  'PhalaConflict',
-  'PhalaOnChain',
-  'InvalidInput',
-  'CvmFailed',
-  'WatchTimeout',
-  'SealedEnv',
-];
+// The failure registry (src/domain/failures.ts) says which types no retry can fix.
+export { NON_RETRYABLE_TYPES };
 
 export function apiOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
   return {

@@ -56,14 +56,6 @@ import { phaseReporter } from './observe';
 
 type DeployActivities = ReturnType<typeof createDeployActivities>;
 
-const BG_NON_RETRYABLE = [
-  ...NON_RETRYABLE_TYPES,
-  'HealthGateFailed',
-  'BlueGreenAmbiguous',
-  'RouterStale',
-  'RouterRejected',
-  'RouterSecret',
-];
 const MAX_TEXT = 300;
 /** Phases in which green has not taken traffic yet. */
 const BEFORE_PROMOTION: BlueGreenPhase[] = ['starting', 'deploying', 'health-gate', 'pre-analysis', 'preview'];
@@ -86,7 +78,7 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
     initialInterval: 1000,
     backoffCoefficient: 2,
     maximumInterval: 10_000,
-    nonRetryableErrorTypes: BG_NON_RETRYABLE,
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
   };
   const api = proxyActivities<BlueGreenActivities & DeployActivities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,

@@ -45,7 +45,6 @@ const DEFAULTS = {
   healthPollMs: 1000,
   watch: { intervalS: 5, timeoutS: 300 },
 };
-const NON_RETRYABLE = [...NON_RETRYABLE_TYPES, 'HealthGateTimeout', 'RevertMismatch'];
 
 export async function rolloutApp(input: AppInput): Promise<AppResult> {
   // Runs started before the one compose-update path (shared with deploy updates) go on through the old steps.
@@ -86,7 +85,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
       backoffCoefficient: 2,
       maximumInterval: 10_000,
       maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
     },
   });
   const longRunning = (ms: number) =>
@@ -97,7 +96,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
         initialInterval: 500,
         backoffCoefficient: 2,
         maximumInterval: 10_000,
-        nonRetryableErrorTypes: NON_RETRYABLE,
+        nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
       },
     });
 
@@ -122,7 +121,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
       backoffCoefficient: 2,
       maximumInterval: 10_000,
       maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
     },
   });
   // The rollout refused at its start the apps whose owner is not the worker's key (rollout.ts): the worker approves.
