@@ -199,40 +199,8 @@ export function upcomingPowerChanges(calendar: Calendar, afterMs: number, count:
 // ---------------------------------------------------------------------------------------------------------------
 // Overrides: validation and planning (used by update validators, so they throw plain errors with a clear message)
 
-/** Leases longer than this are schedule changes in disguise: edit the calendar instead. */
-export const MAX_LEASE_MS = 90 * 86_400_000;
-const MAX_NOTE = 500;
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-export function checkNote(note: unknown, required: boolean): string {
-  if (note === undefined && !required) return '';
-  if (typeof note !== 'string' || note.trim() === '')
-    throw new Error('a note is required: say why (it goes into the audit trail)');
-  if (note.length > MAX_NOTE) throw new Error(`the note is ${note.length} characters; keep it under ${MAX_NOTE}`);
-  return note.trim();
-}
-
-/** The expiry of a lease requested at `nowMs`; throws if it is not a sensible future instant. */
-export function checkLeaseUntil(until: unknown, nowMs: number): number {
-  if (typeof until !== 'string' || !ISO_INSTANT.test(until)) {
-    throw new Error(
-      `until must be an ISO 8601 instant with an offset, e.g. 2026-03-02T18:00:00Z; got ${JSON.stringify(until)}`,
-    );
-  }
-  const ms = Date.parse(until);
-  const [year, month, day] = until.slice(0, 10).split('-').map(Number) as [number, number, number];
-  // Date.parse rolls 2026-02-30 over into March instead of refusing it.
-  if (!Number.isFinite(ms) || new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) {
-    throw new Error(`until ${until} is not a real date-time`);
-  }
-  if (ms <= nowMs) throw new Error(`until ${until} is not in the future (the schedule's time is ${iso(nowMs)})`);
-  if (ms - nowMs > MAX_LEASE_MS) {
-    throw new Error(
-      `until ${until} is more than 90 days away; change the calendar instead of holding a lease that long`,
-    );
-  }
-  return ms;
-}
+// Notes and lease ends follow the one rule of every control request (src/domain/audit-input.ts).
+export { checkNote, checkUntil as checkLeaseUntil, MAX_OVERRIDE_MS as MAX_LEASE_MS } from '../domain/audit-input';
 
 /** The skip lease for the next transition after `nowMs`: hold today's state from that change until the one after. */
 export function planSkip(calendar: Calendar, overrides: readonly Override[], nowMs: number) {

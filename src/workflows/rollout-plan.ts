@@ -193,22 +193,5 @@ export function addRecord(
   return record;
 }
 
-/** A note for the audit trail: required for overrides and aborts, so every exception says why. */
-export function checkNote(note: unknown, required: boolean): string {
-  if (note !== undefined && typeof note !== 'string') throw new Error('note must be text');
-  const text = (note ?? '').trim();
-  if (required && !text) throw new Error('a note is required: say why (it is kept in the rollout record)');
-  if (text.length > 500) throw new Error('note is longer than 500 characters');
-  return text;
-}
-
-/** An ISO 8601 instant with an offset, in the future of `nowMs`. */
-export function checkUntil(until: unknown, nowMs: number): number {
-  if (typeof until !== 'string' || !/(Z|[+-]\d{2}:?\d{2})$/i.test(until)) {
-    throw new Error('until must be an ISO 8601 instant with an offset or Z, e.g. 2026-03-02T17:00Z');
-  }
-  const ms = Date.parse(until);
-  if (!Number.isFinite(ms)) throw new Error(`until ${JSON.stringify(until)} is not a valid instant`);
-  if (ms <= nowMs) throw new Error(`until ${until} is not in the future (now ${new Date(nowMs).toISOString()})`);
-  return ms;
-}
+// Notes and override ends follow the one rule of every control request (src/domain/audit-input.ts).
+export { checkNote, checkUntil } from '../domain/audit-input';
