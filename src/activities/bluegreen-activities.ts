@@ -12,6 +12,7 @@ import {
   sleep,
 } from '@temporalio/activity';
 import { type LaunchOutcome, type LaunchRequest, launchBlueGreen } from '../client/bluegreen';
+import { OFF_STATUSES } from '../domain/cvm-status';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
 import type { RouteTable, TrafficRouter } from '../router/types';
@@ -48,8 +49,6 @@ interface LiveCvm {
   endpoints?: { app: string; instance: string }[] | null;
   public_urls?: { app: string; instance: string }[] | null;
 }
-
-const OFF = new Set(['stopped', 'exited', 'shutdown', 'shutoff']);
 
 /** The deployment a set of live CVMs of one Phala app make up. */
 function toDeployment(name: string, slot: Slot, appId: string, cvms: LiveCvm[]): Deployment {
@@ -307,7 +306,7 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       return classified(`${req.action} the CVMs of app ${req.appId}`, async () => {
         const acted: string[] = [];
         for (const c of await liveCvms(req.appId)) {
-          const off = OFF.has(c.status);
+          const off = OFF_STATUSES.has(c.status);
           if (
             req.action === 'stop' ? off || c.status === 'stopping' : c.status === 'running' || c.status === 'starting'
           )

@@ -10,6 +10,7 @@ import { encodeFunctionData } from 'viem';
 import { dstackAppAbi } from '../chain/abi';
 import type { ChainClient } from '../chain/client';
 import { toAddress, toBytes32 } from '../chain/ids';
+import { OFF_STATUSES } from '../domain/cvm-status';
 import type { PhalaClient } from '../phala/client';
 import type {
   ComposeChange,
@@ -28,7 +29,6 @@ export interface ComposeUpdateActivityDeps extends BusyOptions {
   chain?: ChainClient;
 }
 
-const OFF = new Set(['stopped', 'exited', 'shutdown', 'shutoff']);
 const ON_CHAIN_KMS = new Set(['ethereum', 'base']);
 
 /** Restore patches are deduplicated by this key (the same digest the rollout used before this path existed). */
@@ -146,7 +146,7 @@ export function createComposeUpdateActivities(deps: ComposeUpdateActivityDeps) {
         ]);
         const hash = cvm.compose_hash ?? '';
         const restart = async () => {
-          if (!req.startIfOff || !OFF.has(cvm.status)) return false;
+          if (!req.startIfOff || !OFF_STATUSES.has(cvm.status)) return false;
           await whileBusy(() => phala.startCvm(req.cvmId, { signal }));
           return true;
         };

@@ -10,6 +10,7 @@ import {
   sleep,
 } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { FAILED_STATUSES, OFF_STATUSES } from '../domain/cvm-status';
 import { globMatches } from '../domain/glob';
 import { deployWorkflowId, SA_KIND } from '../domain/names';
 import type { PhalaClient } from '../phala/client';
@@ -36,8 +37,6 @@ export interface RolloutActivityDeps {
 }
 
 const GRPC_NOT_FOUND = 5;
-const OFF = new Set(['stopped', 'exited', 'shutdown', 'shutoff']);
-const CRASHED = new Set(['exited', 'failed', 'error']);
 
 async function deployLockHolder(app: string): Promise<LockHolder | undefined> {
   const workflowId = deployWorkflowId(app);
@@ -211,7 +210,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
               nonRetryable: true,
               message: `CVM ${req.cvmId} no longer exists`,
             });
-          if (CRASHED.has(s.status) || (OFF.has(s.status) && !s.in_progress)) {
+          if (FAILED_STATUSES.has(s.status) || (OFF_STATUSES.has(s.status) && !s.in_progress)) {
             throw ApplicationFailure.create({
               type: 'CvmFailed',
               nonRetryable: true,

@@ -5,6 +5,7 @@
 // alive (heard from within `streamStaleMs`) needs no poll: it rides along in a batch that goes out anyway, but when
 // every watched CVM has a live stream no batch is sent at all (a one-deploy worker would otherwise poll each second
 // for nothing).
+import { FAILED_STATUSES, STOPPED_STATUSES } from '../domain/cvm-status';
 
 export interface ObservedState {
   status: string;
@@ -91,9 +92,6 @@ interface Watched {
   streamStaleMs: number;
   streamBlockedUntil: number;
 }
-
-const FAILED_STATUSES = new Set(['exited', 'failed', 'error']);
-const isStopped = (s: string) => s === 'stopped' || s === 'shutoff' || s === 'shutdown';
 
 export class WatchHub {
   private readonly watched = new Map<string, Watched>();
@@ -218,7 +216,7 @@ export class WatchHub {
       } else if (
         w.target === 'running' &&
         !state.inProgress &&
-        (FAILED_STATUSES.has(status) || (isStopped(status) && w.sawTransition))
+        (FAILED_STATUSES.has(status) || (STOPPED_STATUSES.has(status) && w.sawTransition))
       ) {
         this.fail(w, new WatchFailure(`CVM ${cvmId} entered ${status} while waiting for running`, 'failed', status));
       } else if (state.inProgress || status.endsWith('ing')) {
