@@ -2,13 +2,12 @@
 // the instant an override lasts until — checked by one rule for every workflow kind (power overrides, rollout
 // skip-window and lift-freeze). Pure functions of their input and the workflow's clock, so update validators call
 // them; they throw plain errors whose message the CLI shows as the refusal.
+import { iso } from './time';
 
 export const MAX_NOTE = 500;
 /** Overrides longer than this are schedule changes in disguise: edit the calendar instead. */
 export const MAX_OVERRIDE_MS = 90 * 86_400_000;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/i;
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The note, trimmed; '' when it may be left out and was. */
 export function checkNote(note: unknown, required: boolean): string {

@@ -3,6 +3,7 @@
 // and unit tests drive it with tables.
 import { type Calendar, DEFAULT_HORIZON_MS, type Desired, describeSource, desiredAt, nextChange } from '../calendar';
 import { type PowerPhase, phaseOf } from '../domain/power-phase';
+import { iso } from '../domain/time';
 import {
   type DecisionKind,
   type Override,
@@ -254,7 +255,4 @@ export function addRecord(book: RecordBook, entry: Omit<PowerRecord, 'seq'>, max
   return record;
 }
 
-/** UTC ISO text of an instant: deterministic, unlike zone names from ICU, so safe in workflow state. */
-export function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
+export { iso };

@@ -26,6 +26,7 @@ import type { PowerActivities } from '../activities/power-activities';
 import { formatInstant, nextChange, safeParseCalendar } from '../calendar';
 import { NON_RETRYABLE_TYPES } from './activity-options';
 import { SA_PHASE } from './deploy-types';
+import { describeError } from './errors';
 import { phaseReporter, reportDrift } from './observe';
 import {
   addRecord,
@@ -409,7 +410,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         actionEnded(m, rec, action, await running.scope.run(() => activities.powerCvm(request)), restartKey);
       } catch (err) {
         if (isCancellation(err)) actionCancelled(rec, running);
-        else actionFailed(m, rec, action, failureMessage(err));
+        else actionFailed(m, rec, action, describeError(err));
       } finally {
         actionFinished(m, rec);
       }
@@ -445,7 +446,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         if (r && r.outcome !== 'failed') actionEnded(m, rec, action, r, restartKey);
         else if (failure !== undefined && isCancellation(failure)) actionCancelled(rec, running);
         else {
-          const message = r?.outcome === 'failed' ? r.error : failure ? failureMessage(failure) : 'no outcome reported';
+          const message = r?.outcome === 'failed' ? r.error : failure ? describeError(failure) : 'no outcome reported';
           actionFailed(m, rec, action, message);
           // A CVM that is gone is dropped by the next listing.
           if (r?.outcome === 'failed' && r.gone) listNeeded = true;
@@ -519,7 +520,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       gone = await read(eff, t, transitioned);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      const message = failureMessage(err);
+      const message = describeError(err);
       if (message !== readError) record('error', `reading the targets failed: ${message}; retrying`);
       readError = message;
       lastReport = { atMs: t, desired: desiredView(eff), decisions: [], unresolved: st.unresolved, readError };
@@ -540,7 +541,7 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
         if (isCancellation(err)) throw err;
         // Acting without knowing whether a deployment holds the app could stop a CVM mid-rollout: wait instead.
         locked = new Set(wanting);
-        record('error', `checking deployment locks failed: ${failureMessage(err)}; treated as held`);
+        record('error', `checking deployment locks failed: ${describeError(err)}; treated as held`);
       }
       if (relists) noteReleases(wanting, locked);
     }
@@ -839,11 +840,4 @@ function checkConfig(config: PowerConfig): void {
       nonRetryable: true,
       message: `invalid power schedule: ${problems.join('; ')}`,
     });
-}
-
-function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  // An ActivityFailure's own message is "Activity task failed"; the useful text is in its cause.
-  while (e?.cause && e.message === 'Activity task failed') e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

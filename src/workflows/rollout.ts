@@ -24,6 +24,7 @@ import {
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
 import { formatInstant, safeParseCalendar } from '../calendar';
+import { iso } from '../domain/time';
 import { NON_RETRYABLE_TYPES } from './activity-options';
 import { SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
@@ -681,8 +682,6 @@ function summary(counts: Partial<Record<string, number>>): string {
   const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);
   return parts.length ? parts.join(', ') : 'no CVMs';
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function checkConfig(input: RolloutInput): void {
   const c = input?.config;

@@ -13,6 +13,7 @@ import {
   rollbackBlueGreen,
   startBlueGreen,
 } from '../../client/bluegreen';
+import { iso } from '../../domain/time';
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
@@ -21,8 +22,6 @@ import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printJson, report } from '../output';
 import { withClient } from '../temporal';
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 interface ActorFlags {
   reason?: string;
