@@ -3,7 +3,7 @@
 import { localEndpoints } from '../app-endpoints';
 import type { KmsEntry } from '../catalog';
 import type { SimCore } from '../core';
-import type { Cvm } from '../model';
+import type { AppRecord, Cvm } from '../model';
 
 export const kmsInfo = (k: KmsEntry) => ({ ...k });
 
@@ -118,5 +118,22 @@ export function batchStatus(core: SimCore, cvm: Cvm) {
     operation_type: cvm.op?.kind ?? null,
     operation_started_at: cvm.op?.startedAt.toISOString() ?? null,
     correlation_id: cvm.op?.correlationId ?? null,
+  };
+}
+
+/** The app object of every version; only the shape of its CVMs differs between versions. */
+export function appShape<C>(app: AppRecord, cvms: C[]) {
+  return {
+    id: app.hashid,
+    name: app.name,
+    app_id: app.appId,
+    app_provision_type: app.kmsType === 'phala' ? 'phala' : 'onchain',
+    app_icon_url: null,
+    created_at: app.createdAt.toISOString(),
+    kms_type: app.kmsType,
+    profile: null,
+    current_cvm: cvms[0] ?? null,
+    cvms,
+    cvm_count: cvms.length,
   };
 }

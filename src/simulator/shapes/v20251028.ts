@@ -1,7 +1,7 @@
 // API version 2025-10-28 (legacy, integer ids), still pinned by `phala deploy` (reference §3.5, §3.6).
 import type { SimCore } from '../core';
 import type { AppRecord, Cvm } from '../model';
-import { bootProgress, endpoints, imageVersion, inProgress, kmsInfo, uptime } from './common';
+import { appShape, bootProgress, endpoints, imageVersion, inProgress, kmsInfo, uptime } from './common';
 
 const machineInfo = (cvm: Cvm) => ({ vcpu: cvm.vcpu, memory: cvm.memoryMb, disk_size: cvm.diskGb, gpu_count: 0 });
 
@@ -115,17 +115,8 @@ function cvmBasic(core: SimCore, cvm: Cvm) {
 }
 
 export function appInfo(core: SimCore, app: AppRecord, cvms: Cvm[]) {
-  return {
-    id: app.hashid,
-    name: app.name,
-    app_id: app.appId,
-    app_provision_type: app.kmsType === 'phala' ? 'phala' : 'onchain',
-    app_icon_url: null,
-    created_at: app.createdAt.toISOString(),
-    kms_type: app.kmsType,
-    profile: null,
-    current_cvm: cvms[0] ? cvmBasic(core, cvms[0]) : null,
-    cvms: cvms.map((c) => cvmBasic(core, c)),
-    cvm_count: cvms.length,
-  };
+  return appShape(
+    app,
+    cvms.map((c) => cvmBasic(core, c)),
+  );
 }

@@ -3,7 +3,7 @@
 import { INSTANCE_TYPES } from '../catalog';
 import type { SimCore } from '../core';
 import type { AppRecord, Cvm } from '../model';
-import { endpoints, imageVersion } from './common';
+import { appShape, endpoints, imageVersion } from './common';
 
 export function cvmInfo(core: SimCore, cvm: Cvm, detail = false) {
   const node = core.nodeOf(cvm);
@@ -75,17 +75,8 @@ export function cvmInfo(core: SimCore, cvm: Cvm, detail = false) {
 }
 
 export function appInfo(core: SimCore, app: AppRecord, cvms: Cvm[]) {
-  return {
-    id: app.hashid,
-    name: app.name,
-    app_id: app.appId,
-    app_provision_type: app.kmsType === 'phala' ? 'phala' : 'onchain',
-    app_icon_url: null,
-    created_at: app.createdAt.toISOString(),
-    kms_type: app.kmsType,
-    profile: null,
-    current_cvm: cvms[0] ? cvmInfo(core, cvms[0]) : null,
-    cvms: cvms.map((c) => cvmInfo(core, c)),
-    cvm_count: cvms.length,
-  };
+  return appShape(
+    app,
+    cvms.map((c) => cvmInfo(core, c)),
+  );
 }
