@@ -1,6 +1,6 @@
 // Activity options per pipeline phase. Each phase's timeout bounds the whole activity including retries
 // (scheduleToClose), while one attempt is bounded by the API call timeout, so a dead worker is noticed quickly.
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../domain/failures';
 import type { DeployInput } from './deploy-types';
 
@@ -40,5 +40,28 @@ export function watchOptions(input: DeployInput, phaseTimeoutMs: number): Activi
       maximumInterval: 10_000,
       nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
     },
+  };
+}
+
+/**
+ * The retry policy workflows' API activities share: exponential from `initialMs`, at most 10 s apart, the registry's
+ * non-retryable types never retried.
+ */
+export function retryPolicy(opts: { initialMs: number; maximumAttempts?: number }): RetryPolicy {
+  return {
+    initialInterval: opts.initialMs,
+    backoffCoefficient: 2,
+    maximumInterval: 10_000,
+    ...(opts.maximumAttempts !== undefined ? { maximumAttempts: opts.maximumAttempts } : {}),
+    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
+  };
+}
+
+/** A heartbeating wait of up to `waitMs`: one attempt lasts the wait plus a heartbeat timeout; a dead worker is seen at once. */
+export function heartbeatingWait(waitMs: number, heartbeatTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: Math.max(1000, waitMs) + heartbeatTimeoutMs,
+    heartbeatTimeout: heartbeatTimeoutMs,
+    retry: retryPolicy({ initialMs: 500 }),
   };
 }

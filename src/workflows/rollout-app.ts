@@ -21,7 +21,7 @@ import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
-import { NON_RETRYABLE_TYPES } from './activity-options';
+import { heartbeatingWait, retryPolicy } from './activity-options';
 import { approvalOncePerHash, restoreCompose, updateCompose } from './compose-update';
 import { deployProgressQuery } from './deploy-types';
 import { describeError } from './errors';
@@ -80,25 +80,9 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
   const api = proxyActivities<Activities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,
     scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs + 60_000,
-    retry: {
-      initialInterval: 1000,
-      backoffCoefficient: 2,
-      maximumInterval: 10_000,
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
+    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
   });
-  const longRunning = (ms: number) =>
-    proxyActivities<Activities>({
-      startToCloseTimeout: Math.max(1000, ms) + tuning.heartbeatTimeoutMs,
-      heartbeatTimeout: tuning.heartbeatTimeoutMs,
-      retry: {
-        initialInterval: 500,
-        backoffCoefficient: 2,
-        maximumInterval: 10_000,
-        nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-      },
-    });
+  const longRunning = (ms: number) => proxyActivities<Activities>(heartbeatingWait(ms, tuning.heartbeatTimeoutMs));
 
   async function watchRunning(cvmId: string, composeHash: string, deadlineMs: number): Promise<void> {
     const timeoutMs = Math.max(1, deadlineMs - Date.now());
@@ -116,13 +100,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
     // A write waits for its confirmations; it heartbeats meanwhile, so a dead worker is noticed at once.
     startToCloseTimeout: Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs),
     heartbeatTimeout: tuning.heartbeatTimeoutMs,
-    retry: {
-      initialInterval: 1000,
-      backoffCoefficient: 2,
-      maximumInterval: 10_000,
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
+    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
   });
   // The rollout refused at its start the apps whose owner is not the worker's key (rollout.ts): the worker approves.
   const approve = approvalOncePerHash(async (appId, composeHash) => {

@@ -20,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RolloutActivities } from '../activities/rollout-activities';
-import { NON_RETRYABLE_TYPES } from './activity-options';
+import { heartbeatingWait, retryPolicy } from './activity-options';
 import { deployWorkflowId, SA_APP, SA_KIND, SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
 import { rolloutApp } from './rollout-app';
@@ -126,25 +126,9 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
 
   const api = proxyActivities<RolloutActivities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,
-    retry: {
-      initialInterval: 500,
-      backoffCoefficient: 2,
-      maximumInterval: 10_000,
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-    },
+    retry: retryPolicy({ initialMs: 500, maximumAttempts: 5 }),
   });
-  const lockWait = (ms: number) =>
-    proxyActivities<RolloutActivities>({
-      startToCloseTimeout: Math.max(1000, ms) + tuning.heartbeatTimeoutMs,
-      heartbeatTimeout: tuning.heartbeatTimeoutMs,
-      retry: {
-        initialInterval: 500,
-        backoffCoefficient: 2,
-        maximumInterval: 10_000,
-        nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-      },
-    });
+  const lockWait = (ms: number) => proxyActivities<RolloutActivities>(heartbeatingWait(ms, tuning.heartbeatTimeoutMs));
 
   // ------------------------------------------------------------------------------------------------------------
   // Groups: each app's CVMs of this wave, in the wave's order
