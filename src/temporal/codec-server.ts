@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { HttpProblem, readBody } from '../http/body';
 import { safeEqual } from '../router/signing';
 
 export const DEFAULT_CODEC_SERVER_PORT = 8888;
@@ -43,15 +44,6 @@ export interface CodecServer {
 /** A setting that cannot work (an exposed bind without a token, a malformed origin): the CLI exits 2 on it. */
 export class CodecServerConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
-}
-
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/i;
@@ -116,27 +108,6 @@ function toJson(payloads: Payload[]): { payloads: JsonPayload[] } {
       data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
     })),
   };
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new HttpProblem(413, `the body is ${declared} bytes; at most ${limit} are accepted`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      if (size > limit) return;
-      size += c.length;
-      // The rest is drained unread; the 413 goes out meanwhile.
-      if (size > limit) reject(new HttpProblem(413, `the body is larger than ${limit} bytes`));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 const header = (req: IncomingMessage, name: string) => {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HttpProblem, readBody } from '../http/body';
 import { authenticate, type TriggerAuth } from './auth';
 
 export interface TriggerRequest {
@@ -53,36 +54,6 @@ export interface TriggerServer {
 export const DELIVERY_HEADERS = ['x-cvmflow-delivery', 'x-github-delivery'] as const;
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const DEFAULT_MAX_BODY = 256 * 1024;
-
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new HttpProblem(413, `the body is ${declared} bytes; at most ${limit} are accepted`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      if (size > limit) return;
-      size += c.length;
-      // The rest is drained unread; the 413 goes out meanwhile.
-      if (size > limit) reject(new HttpProblem(413, `the body is larger than ${limit} bytes`));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
 
 const clean = (value: unknown, max: number) =>
   typeof value === 'string'
