@@ -6,9 +6,9 @@
 // loopback only; bound anywhere else it demands a bearer token, compared in constant time. Only the UI's origins get
 // CORS answers. Bodies are capped; neither the log nor an error ever carries a payload's content or the token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { HttpProblem, readBody } from '../http/body';
+import { listen } from '../http/listen';
 import { safeEqual } from '../router/signing';
 
 export const DEFAULT_CODEC_SERVER_PORT = 8888;
@@ -287,17 +287,5 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<CodecS
         });
     },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, host, opts.port);
 }

@@ -5,8 +5,8 @@
 // else happens only after its size is known to fit. What a trigger does is the injected handler's business.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { HttpProblem, readBody } from '../http/body';
+import { listen } from '../http/listen';
 import { authenticate, type TriggerAuth } from './auth';
 
 export interface TriggerRequest {
@@ -134,17 +134,5 @@ export async function startTriggerServer(opts: TriggerServerOptions): Promise<Tr
   );
 
   const host = opts.host ?? '127.0.0.1';
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, host, opts.port);
 }
