@@ -5,6 +5,39 @@
 import { iso } from './time';
 
 export const MAX_NOTE = 500;
+/** Who, when nobody said: requests from older clients and scripts carry no `by`. */
+export const UNKNOWN_ACTOR = 'unknown';
+
+/**
+ * What every control request (pause, resume, abort, promote, overrides…) of every workflow kind carries: who asks and
+ * why. `note` is the older name of `reason` (power and rollout requests before the names were unified); it is still
+ * accepted, since running clients and users' scripts send it.
+ */
+export interface AuditRequest {
+  by?: string;
+  reason?: string;
+  /** @deprecated the older name of `reason`, still accepted. */
+  note?: string;
+}
+
+/** What goes into a workflow's audit trail for a control request. */
+export interface AuditEntry {
+  by: string;
+  reason: string;
+  /** ISO 8601, the workflow's clock. */
+  at: string;
+}
+
+/** The request's reason under either name, checked by the note rule (`reason` wins when both are given). */
+export function requestReason(request: AuditRequest | undefined, required: boolean): string {
+  return checkNote(request?.reason ?? request?.note, required);
+}
+
+/** The audit entry for a checked request, at the workflow's `nowMs`. */
+export function auditEntry(request: AuditRequest | undefined, required: boolean, nowMs: number): AuditEntry {
+  const by = typeof request?.by === 'string' && request.by.trim() ? request.by.trim().slice(0, 100) : UNKNOWN_ACTOR;
+  return { by, reason: requestReason(request, required), at: iso(nowMs) };
+}
 /** Overrides longer than this are schedule changes in disguise: edit the calendar instead. */
 export const MAX_OVERRIDE_MS = 90 * 86_400_000;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/i;
