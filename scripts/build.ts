@@ -10,6 +10,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
 import { OTEL_WORKFLOW_INTERCEPTORS } from '../src/metrics/tracing';
 import { PACKAGE_ROOT } from '../src/package-root';
+import { WEB_BUILD_OPTIONS, WEB_CSS } from '../src/ui/assets';
 import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 import { PREBUILT_BUNDLES, WORKFLOW_INTERCEPTORS_PATH, WORKFLOWS_PATH } from '../src/worker/worker';
 
@@ -34,6 +35,10 @@ await build({
   chunkNames: '[name]-[hash]',
   logLevel: 'warning',
 });
+// The dashboard's page (`cvmflow ui`): one minified browser bundle and its stylesheet, served by cvmflow itself.
+mkdirSync(join(dist, 'ui'), { recursive: true });
+await build({ ...WEB_BUILD_OPTIONS, absWorkingDir: PACKAGE_ROOT, outfile: join(dist, 'ui/app.js') });
+copyFileSync(WEB_CSS, join(dist, 'ui/app.css'));
 // Loaded by path (require.resolve) by the data converter of every client and worker.
 copyFileSync(FAILURE_CONVERTER_PATH, join(dist, 'failure-converter.cjs'));
 

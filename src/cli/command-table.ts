@@ -37,6 +37,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/serve')).registerServeCommand,
   },
   {
+    usage: 'ui',
+    description: 'the web dashboard: apps and CVMs, rollouts, blue-greens and power calendars, live, with actions',
+    load: async () => (await import('./commands/ui')).registerUiCommand,
+  },
+  {
     usage: 'worker',
     description: 'run a cvmflow worker: it executes deploy pipelines, rollouts and power schedules',
     load: async () => (await import('./commands/worker')).registerWorkerCommand,

@@ -35,6 +35,8 @@ const RULES: Record<string, Rule> = {
   // Adapters over the libraries: never the workflows' code, the clients or the CLI.
   activities: { deny: ['workflows', 'client', 'cli', 'worker', 'dev', 'simulator'] },
   client: { deny: ['activities', 'cli', 'worker', 'dev', 'simulator'] },
+  // The dashboard: reads through the clients and the Phala client, acts through the clients only.
+  ui: { deny: ['activities', 'cli', 'worker', 'dev', 'simulator', 'workflows'] },
 };
 
 /** Known crossings, each with the issue that removes it. */

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { DevStackRunningError } from '../../dev/lock';
-import { PortInUseError } from '../../dev/ports';
+import { PortInUseError, pickPort } from '../../dev/ports';
 // Types only: the stack (worker, bundler, simulator) is loaded when the command runs, so other commands start fast.
 import type { DevStack } from '../../dev/stack';
 import { DEFAULT_CODEC_SERVER_PORT } from '../../temporal/codec-server';
@@ -24,6 +24,7 @@ interface DevFlags {
   uiPort: number;
   simPort: number;
   codecPort: number;
+  dashboardPort: number;
   timeScale: number;
   json?: boolean;
   /** commander's negated flag: false with --no-worker. */
@@ -46,7 +47,7 @@ export function exportLines(env: Record<string, string>): string[] {
     .map((pairs) => `export ${pairs.join(' ')}`);
 }
 
-function describe(stack: DevStack, flags: DevFlags, startedMs: number): string[] {
+function describe(stack: DevStack, flags: DevFlags, startedMs: number, dashboardUrl: string): string[] {
   const style = createStyle(colorEnabled(process.stdout));
   const rel = (path: string) => {
     const r = relative(process.cwd(), path);
@@ -57,6 +58,7 @@ function describe(stack: DevStack, flags: DevFlags, startedMs: number): string[]
     '',
     ...renderTable([
       ['Temporal UI', style.bold(stack.temporal.uiUrl), 'shows decoded payloads through the codec server'],
+      ['Dashboard', style.bold(dashboardUrl), 'apps, rollouts, blue-greens, power calendars (token in the #fragment)'],
       ['Codec server', stack.codecServer.url, `temporal … --codec-endpoint ${stack.codecServer.url}`],
       ['Temporal', stack.temporal.address, `namespace ${stack.namespace}, task queue ${stack.taskQueue}`],
       ['Phala API (sim)', stack.sim.url, `time ×${flags.timeScale}`],
@@ -79,11 +81,60 @@ function describe(stack: DevStack, flags: DevFlags, startedMs: number): string[]
   return lines;
 }
 
+interface Dashboard {
+  /** With the token in the #fragment: the address to open. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The dashboard (`cvmflow ui`) on the stack, with its own client and a token of this run (or CVMFLOW_UI_TOKEN). */
+async function startDashboard(stack: DevStack, port: number): Promise<Dashboard> {
+  const [{ connectClient }, { startUiServer }, { uiToken, openUrl }, { PhalaClient }] = await Promise.all([
+    import('../../temporal/connection'),
+    import('../../ui/server'),
+    import('../../ui/token'),
+    import('../../phala/client'),
+  ]);
+  const client = await connectClient({
+    address: stack.temporal.address,
+    namespace: stack.namespace,
+    codecKeys: stack.codecKeys,
+  });
+  const phala = PhalaClient.fromEnv(stack.env);
+  const { token } = uiToken(process.env);
+  try {
+    const server = await startUiServer({
+      client,
+      namespace: stack.namespace,
+      phala,
+      temporalUiUrl: stack.temporal.uiUrl,
+      token,
+      port,
+      log: (line) => process.stderr.write(`cvmflow dev: dashboard: ${line}\n`),
+    });
+    return {
+      url: openUrl(server.url, token),
+      async close() {
+        await server.close();
+        await phala.close();
+        await client.connection.close();
+      },
+    };
+  } catch (err) {
+    await phala.close();
+    await client.connection.close();
+    throw err;
+  }
+}
+
 export async function runDev(flags: DevFlags): Promise<void> {
   const startedMs = Date.now();
   const { startDevStack } = await import('../../dev/stack');
   let stack: DevStack;
+  let dashboardPort: number;
   try {
+    // Checked before the stack starts, like the stack's own ports: a taken port is the user's to fix (exit 2).
+    dashboardPort = await pickPort('--dashboard-port', flags.dashboardPort);
     stack = await startDevStack({
       dataDir: flags.dataDir,
       temporalPort: flags.port,
@@ -101,13 +152,16 @@ export async function runDev(flags: DevFlags): Promise<void> {
   }
   const signal = untilSignal();
   let failure: string | undefined;
+  let dashboard: Dashboard | undefined;
   try {
+    dashboard = await startDashboard(stack, dashboardPort);
     writeFileSync(join(stack.dataDir, DEV_ENV_FILE), `${exportLines(stack.env).join('\n')}\n`, { mode: 0o600 });
     if (flags.json) {
       printJson({
         temporalUiUrl: stack.temporal.uiUrl,
         temporalAddress: stack.temporal.address,
         codecServerUrl: stack.codecServer.url,
+        dashboardUrl: dashboard.url,
         namespace: stack.namespace,
         taskQueue: stack.taskQueue,
         phalaApiUrl: stack.sim.url,
@@ -116,7 +170,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
         dataDir: stack.dataDir,
         env: stack.env,
       });
-    } else process.stdout.write(`${describe(stack, flags, startedMs).join('\n')}\n`);
+    } else process.stdout.write(`${describe(stack, flags, startedMs, dashboard.url).join('\n')}\n`);
     const outcome = await Promise.race([
       signal.then((s) => ({ signal: s })),
       stack.workerExited.then(
@@ -127,6 +181,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
     if ('error' in outcome) failure = `${outcome.error}; the stack was stopped`;
     else process.stderr.write(`cvmflow dev: ${outcome.signal}, stopping…\n`);
   } finally {
+    await dashboard?.close();
     await stack.close();
   }
   if (failure) throw new CommandFailure(failure, { jsonPrinted: flags.json });
@@ -146,6 +201,12 @@ export function registerDevCommand(program: Command): void {
       'codec server port, which the Temporal UI decodes payloads with (0 = any free port)',
       portFlag('--codec-port'),
       DEFAULT_CODEC_SERVER_PORT,
+    )
+    .option(
+      '--dashboard-port <n>',
+      'the cvmflow dashboard (`cvmflow ui`) port (0 = any free port)',
+      portFlag('--dashboard-port'),
+      8480,
     )
     .option(
       '--time-scale <f>',
