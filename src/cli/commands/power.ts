@@ -24,6 +24,7 @@ import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { report } from '../output';
 import { withClient } from '../temporal';
+import { registerPowerPreview } from './power-preview';
 
 /** A rejected request is the user's to fix (exit 2); anything else is a failure (exit 1). */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -117,6 +118,8 @@ Examples:
 Overrides are leases: they end by themselves and the calendar takes over again. A schedule never acts on an app
 while a deployment of it runs (\`deploy-<app>\`); the action waits for the deployment to end.`,
     );
+
+  registerPowerPreview(power);
 
   power
     .command('apply')
