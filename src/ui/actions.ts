@@ -32,7 +32,7 @@ const text = (max: number) =>
     .transform((s) => s.replace(/[^\x20-\x7e\u00a0-\uffff]/g, '').trim())
     .pipe(z.string().min(1).max(max));
 
-export const ActionRequestSchema = z.discriminatedUnion('action', [
+export const ActionRequestSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     action: z.enum(['promote', 'abort', 'rollback']),
     kind: z.literal('bluegreen'),

@@ -41,6 +41,8 @@ export interface WorkflowRef {
   workflowId: string;
   runId: string;
   kind: string;
+  /** The workflow type: a rollout's own app workflows share its kind but not its type. */
+  type: string;
   app?: string;
   phase?: string;
   /** RUNNING, COMPLETED, FAILED, … */
@@ -98,6 +100,7 @@ function refOf(info: WorkflowExecutionInfo): WorkflowRef {
     workflowId: info.workflowId,
     runId: info.runId,
     kind: attrs.get(SA_KIND) ?? info.type,
+    type: info.type,
     ...(app ? { app } : {}),
     ...(phase ? { phase } : {}),
     status: info.status.name,
@@ -201,18 +204,20 @@ export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
     listWorkflows(source, nowMs).catch((err: unknown) => note('listing workflows')(err) ?? []),
     source.phala ? readApps(source.phala).catch((err: unknown) => note('listing CVMs')(err) ?? []) : [],
   ]);
-  const ofKind = (kind: string) => workflows.filter((w) => w.kind === kind);
-  const latestPerId = (refs: WorkflowRef[]) => [...new Map(refs.map((w) => [w.workflowId, w])).values()];
+  const ofKind = (kind: string, type: string) => workflows.filter((w) => w.kind === kind && w.type === type);
+  // The list is newest first: a workflow id's first entry is its latest run.
+  const latestPerId = (refs: WorkflowRef[]) =>
+    refs.filter((w, i) => refs.findIndex((x) => x.workflowId === w.workflowId) === i);
 
   const [deploys, rollouts, blueGreens, power] = await Promise.all([
     Promise.all(
-      latestPerId(ofKind('deploy')).map(async (w) => {
+      latestPerId(ofKind('deploy', 'deployCvm')).map(async (w) => {
         const progress = await withTimeout(w.workflowId, getDeployProgress(client, w.app ?? '')).catch(() => undefined);
         return { ...w, ...(progress ? { progress } : {}) };
       }),
     ),
     Promise.all(
-      latestPerId(ofKind('rollout')).map(async (w) => {
+      latestPerId(ofKind('rollout', 'rollout')).map(async (w) => {
         const rollout = await withTimeout(w.workflowId, getRolloutStatus(client, w.workflowId)).catch(
           note(w.workflowId),
         );
@@ -220,7 +225,7 @@ export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
       }),
     ),
     Promise.all(
-      latestPerId(ofKind('bluegreen')).map(async (w) => {
+      latestPerId(ofKind('bluegreen', 'blueGreen')).map(async (w) => {
         const blueGreen = await withTimeout(w.workflowId, getBlueGreenStatus(client, w.app ?? '')).catch(
           note(w.workflowId),
         );
@@ -228,7 +233,7 @@ export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
       }),
     ),
     Promise.all(
-      ofKind('power')
+      ofKind('power', 'powerSchedule')
         .filter((w) => w.status === 'RUNNING')
         .map(async (w): Promise<PowerView | undefined> => {
           const name = w.workflowId.replace(/^power-/, '');

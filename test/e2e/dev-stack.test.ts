@@ -18,7 +18,20 @@ import {
 } from './cli';
 
 const APP = 'e2e-hello';
-const DEV_ARGS = ['--port', '0', '--ui-port', '0', '--sim-port', '0', '--codec-port', '0', '--time-scale', '0.01'];
+const DEV_ARGS = [
+  '--port',
+  '0',
+  '--ui-port',
+  '0',
+  '--sim-port',
+  '0',
+  '--codec-port',
+  '0',
+  '--dashboard-port',
+  '0',
+  '--time-scale',
+  '0.01',
+];
 
 let work: string;
 let dataDir: string;

@@ -1,5 +1,6 @@
 // `cvmflow serve`: the HTTP trigger server for CI and webhooks (src/trigger), and — with --local-router — the local
 // reverse proxy the specs' `router: {type: local}` points at. Runs until SIGINT/SIGTERM.
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { LocalProxy, type LocalProxyApp } from '../../router/local-proxy';
 import { createTriggerHandler, TriggerSpecs } from '../../trigger/handler';
@@ -13,6 +14,8 @@ interface ServeFlags {
   host: string;
   port: string;
   localRouter?: boolean;
+  ui?: boolean;
+  uiPort: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -69,6 +72,44 @@ async function startProxies(specs: TriggerSpecs, env: NodeJS.ProcessEnv): Promis
   return proxies;
 }
 
+/** `--ui`: the dashboard (`cvmflow ui`) beside the trigger endpoint, on the same interface, with its own token. */
+async function startDashboard(
+  client: Client,
+  namespace: string,
+  flags: ServeFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<{ close(): Promise<void> }> {
+  const port = Number(flags.uiPort);
+  if (!/^\d+$/.test(flags.uiPort) || port > 65535)
+    throw new UsageError('--ui-port must be an integer 0-65535 (0 = free port)');
+  const [{ startUiServer }, { uiToken, openUrl, UI_TOKEN_ENV }, { PhalaClient }] = await Promise.all([
+    import('../../ui/server'),
+    import('../../ui/token'),
+    import('../../phala/client'),
+  ]);
+  const { token, generated } = uiToken(env);
+  if (generated && !LOOPBACK.test(flags.host))
+    throw new UsageError(`--ui on ${flags.host}, which is not loopback: set ${UI_TOKEN_ENV} to the dashboard's token`);
+  const phala = env.PHALA_CLOUD_API_KEY ? PhalaClient.fromEnv(env) : undefined;
+  const server = await startUiServer({
+    client,
+    namespace,
+    token,
+    host: flags.host,
+    port,
+    ...(phala ? { phala } : {}),
+    ...(env.CVMFLOW_TEMPORAL_UI_URL ? { temporalUiUrl: env.CVMFLOW_TEMPORAL_UI_URL.replace(/\/$/, '') } : {}),
+    log: (line) => log(`dashboard: ${line}`),
+  });
+  log(`dashboard at ${generated ? openUrl(server.url, token) : server.url}`);
+  return {
+    async close() {
+      await server.close();
+      await phala?.close();
+    },
+  };
+}
+
 export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (!flags.spec?.length) throw new UsageError('--spec <file> is required (one per app; repeat it for several)');
   const port = Number(flags.port);
@@ -83,6 +124,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv = proce
   const specs = TriggerSpecs.load(flags.spec);
   await withClient(async (client, config) => {
     const proxies = flags.localRouter ? await startProxies(specs, env) : [];
+    const dashboard = flags.ui ? await startDashboard(client, config.namespace, flags, env) : undefined;
     const server = await startTriggerServer({
       host: flags.host,
       port,
@@ -97,6 +139,7 @@ export async function runServe(flags: ServeFlags, env: NodeJS.ProcessEnv = proce
     );
     await untilSignal();
     await server.close();
+    await dashboard?.close();
     for (const p of proxies) await p.close();
   }, env);
 }
@@ -109,10 +152,13 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = free port)', '8470')
     .option('--local-router', 'also run the local reverse proxy for specs with router.type local')
+    .option('--ui', 'also serve the web dashboard (`cvmflow ui`; token CVMFLOW_UI_TOKEN)')
+    .option('--ui-port <port>', "the dashboard's port (0 = free port)", '8480')
     .addHelpText(
       'after',
       `
 Environment:
+  CVMFLOW_UI_TOKEN, CVMFLOW_TEMPORAL_UI_URL   with --ui: the dashboard's token and the Temporal UI it links to
   CVMFLOW_TRIGGER_TOKEN    accept "Authorization: Bearer <token>"
   CVMFLOW_TRIGGER_SECRET   accept bodies signed with "X-Hub-Signature-256: sha256=<HMAC-SHA256 hex>" (GitHub style)
   TEMPORAL_ADDRESS, …      where the workflows run (as for every command)

@@ -16,7 +16,8 @@ interface UiFlags {
 const log = (line: string) => process.stderr.write(`cvmflow ui: ${line}\n`);
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
 
-export async function runUi(flags: UiFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runUi(given: UiFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const flags = { ...given, temporalUi: given.temporalUi ?? env.CVMFLOW_TEMPORAL_UI_URL };
   if (flags.temporalUi !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(flags.temporalUi))
     throw new UsageError(
       `--temporal-ui: ${JSON.stringify(flags.temporalUi)} is not an http(s) URL, e.g. http://127.0.0.1:8233`,
@@ -56,7 +57,10 @@ export function registerUiCommand(program: Command): void {
     .description(describeCommand('ui'))
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0 = any free port)', portFlag('--port'), 8480)
-    .option('--temporal-ui <url>', "the Temporal Web UI's address, for links to each workflow")
+    .option(
+      '--temporal-ui <url>',
+      "the Temporal Web UI's address, for links to each workflow (or CVMFLOW_TEMPORAL_UI_URL)",
+    )
     .option(
       '--refresh-ms <n>',
       'how often the fleet is re-read while a page is open',

@@ -178,7 +178,8 @@ function WaveChart({ view }: { view: NonNullable<Snapshot['rollouts'][number]['r
   const most = Math.max(1, ...perWave.map((w) => w.length));
   const barW = Math.min(60, 640 / waves - 10);
   const H = 120;
-  return html`<svg class="waves" viewBox=${`0 0 ${waves * (barW + 10) + 10} ${H + 36}`} width=${waves * (barW + 10) + 10} height=${H + 36} role="img" aria-label="waves">
+  const W = Math.max(waves * (barW + 10) + 10, WAVE_GROUPS.length * 75 + 20);
+  return html`<svg class="waves" viewBox=${`0 0 ${W} ${H + 36}`} width=${W} height=${H + 36} role="img" aria-label="waves">
     ${perWave.map((cvms, i) => {
       let y = H;
       const x = 10 + i * (barW + 10);
@@ -391,7 +392,14 @@ function App(): Node {
   const [page, setPage] = useState<Page>(pageOf());
   const [who, setWho] = useState(localStorage.getItem(WHO_KEY) ?? 'operator');
   useEffect(() => {
-    const onHash = () => setPage(pageOf());
+    const onHash = () => {
+      // A URL with a (new) token pasted into this tab: take it, like on first load.
+      if (/(?:^#|&)token=/.test(location.hash)) {
+        setToken(takeToken());
+        setRefused(false);
+      }
+      setPage(pageOf());
+    };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
