@@ -374,6 +374,7 @@ describe('power schedule on the real stack', () => {
     expect(got[2]!.atMs).toBeLessThanOrEqual(resumedAt + LATE_MS);
     expectOnTime([got[3]!], [['start', '2026-03-02T10:05:00Z']]);
     await deletePowerSchedule(stack.client, s.name);
+    await expectEveryRunReplays(s.name, 1, 'power-overrides');
   });
 
   it('a stop due while the app is being deployed waits for the deployment to end', async () => {
