@@ -36,7 +36,6 @@ export function statusView(s: PowerScheduleState): PowerStatus {
   const p = s.paused();
   const cvms = [...s.memory.values()].map((m): CvmStatusView => {
     const phase = phaseOf(m.status, m.inProgress);
-    const inFlight = s.inFlight.get(m.cvmId);
     return {
       cvmId: m.cvmId,
       name: m.name,
@@ -46,7 +45,7 @@ export function statusView(s: PowerScheduleState): PowerStatus {
       inState: phase === eff.state,
       ...(m.driftSinceMs !== undefined ? { drift: { sinceMs: m.driftSinceMs, since: iso(m.driftSinceMs) } } : {}),
       ...(m.owed ? { owed: m.owed } : {}),
-      ...(inFlight ? { inFlight: inFlight.action } : {}),
+      ...(s.inFlight.has(m.cvmId) ? { inFlight: s.inFlight.get(m.cvmId)!.action } : {}),
       ...(m.deferred ? { deferred: m.deferred } : {}),
       failures: m.failures,
       ...(m.lastError ? { lastError: m.lastError } : {}),
