@@ -113,8 +113,12 @@ export type LeaseKind = 'keepRunning' | 'keepStopped';
  */
 export type PowerAudit = AuditRequest | string;
 
-const auditOf = (audit: PowerAudit | undefined): AuditRequest =>
-  typeof audit === 'string' ? { reason: audit } : (audit ?? {});
+/** The request's audit fields. The reason goes as `note` too: workers from before `reason` only read that. */
+function auditOf(audit: PowerAudit | undefined): AuditRequest {
+  const request = typeof audit === 'string' ? { reason: audit } : (audit ?? {});
+  const reason = request.reason ?? request.note;
+  return reason === undefined ? request : { ...request, reason, note: reason };
+}
 
 /** A lease that holds the CVMs running (or stopped) until `until`, then hands back to the calendar. */
 export function holdPower(
