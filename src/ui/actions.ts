@@ -77,7 +77,7 @@ const REFUSALS = [
 /** Runs one action; resolves with the workflow's answer, or throws ActionRefusedError with the refusal verbatim. */
 export async function runAction(client: Client, req: ActionRequest): Promise<unknown> {
   const by = `${req.by} via dashboard`;
-  // The rollout and power Updates record a note only: who goes into it beside why.
+  // The rollout Updates record a note only: who goes into it beside why.
   const note = `${req.reason} (by ${by})`;
   try {
     switch (req.kind) {
@@ -105,7 +105,7 @@ export async function runAction(client: Client, req: ActionRequest): Promise<unk
           req.target,
           req.action === 'keep-running' ? 'keepRunning' : 'keepStopped',
           until,
-          note,
+          { by, reason: req.reason },
         );
       }
     }

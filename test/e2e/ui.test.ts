@@ -278,6 +278,7 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
       (await text(`${card} .overrides`))?.includes('keepRunning'),
     );
     expect(await text(`${card} .overrides`)).toContain('release night (by operator via dashboard)');
+    expect(await text(`${card} .overrides`)).not.toContain('(by operator via dashboard) (by'); // who, once
     expect(await page.locator(`${card} .week svg rect.override`).count()).toBe(1);
     await shoot('power');
   }, 120_000);

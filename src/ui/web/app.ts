@@ -274,7 +274,7 @@ function PowerCard({ snap, view, token }: { snap: Snapshot; view: PowerView; tok
         overrides: s.overrides
           .filter((o) => o.until)
           .map((o) => ({
-            label: `${o.kind}: ${o.note}`,
+            label: `${o.kind}: ${o.reason} (${o.by})`,
             state: o.kind === 'keepStopped' ? 'stopped' : 'running',
             startMs: o.createdAtMs,
             endMs: o.until!.atMs,
@@ -292,7 +292,7 @@ function PowerCard({ snap, view, token }: { snap: Snapshot; view: PowerView; tok
     <h4>next transitions</h4>
     <ul class="transitions">${s.nextTransitions.map((t) => html`<li>${t.local} · ${fmt(t.atMs)} → <b>${t.state}</b> ${t.source}${t.suppressedBy ? ` (held by ${t.suppressedBy})` : ''}</li>`)}</ul>
     <h4>overrides</h4>
-    <ul class="overrides">${s.overrides.length ? s.overrides.map((o) => html`<li>${o.kind}${o.until ? ` until ${o.until.local}` : ''} — ${o.note}</li>`) : html`<li class="muted">none</li>`}</ul>
+    <ul class="overrides">${s.overrides.length ? s.overrides.map((o) => html`<li>${o.kind}${o.until ? ` until ${o.until.local}` : ''} — ${o.reason} (by ${o.by})</li>`) : html`<li class="muted">none</li>`}</ul>
     <table class="cvms"><thead><tr><th>CVM</th><th>app</th><th>actual</th><th>desired</th></tr></thead><tbody>
       ${s.cvms.map((c) => html`<tr><td>${c.name}</td><td>${c.app}</td><td>${badge(c.actual)}</td><td>${c.desired}${c.drift ? ' (drift)' : ''}</td></tr>`)}
     </tbody></table>
