@@ -112,7 +112,8 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
       res.write(': connected\n\n');
       streams.add(res);
-      req.on('close', () => streams.delete(res));
+      // The response's close, not the request's: a GET's request side may close as soon as it has been read.
+      res.on('close', () => streams.delete(res));
       if (latest) res.write(`event: snapshot\ndata: ${JSON.stringify(latest.snapshot)}\n\n`);
       void refresh();
       return;

@@ -27,6 +27,9 @@ export interface CvmView {
   version?: string;
   /** An attestation verdict, when the API (or a later cvmflow check) reports one for the CVM. */
   attestation?: string;
+  vmUuid?: string;
+  /** What the API says an hour of this CVM costs, when it bills it hourly. */
+  hourlyRate?: number;
 }
 
 export interface AppView {
@@ -54,8 +57,8 @@ export interface PowerView extends WorkflowRef {
   power: PowerStatus;
   calendar?: Calendar;
   week?: WeekLayout;
-  /** Per target CVM, hours the calendar keeps it stopped this week; times the CVM count. */
-  hoursOff?: { perCvm: number; cvmHours: number; cvms: number };
+  /** Per target CVM, hours the calendar keeps it stopped this week; times the CVM count; times their hourly rates. */
+  hoursOff?: { perCvm: number; cvmHours: number; cvms: number; saved?: number };
 }
 
 export interface Snapshot {
@@ -168,11 +171,16 @@ function cvmView(raw: Record<string, unknown>): CvmView {
   const view: CvmView = { cvmId: str(raw.id) ?? '?', name: str(raw.name) ?? '?', status: str(raw.status) ?? '?' };
   const appId = str(raw.app_id);
   const composeHash = str(raw.compose_hash);
+  const vmUuid = str(raw.vm_uuid);
+  const resource = raw.resource as { compute_billing_price?: string; billing_period?: string } | undefined;
+  const rate = resource?.billing_period === 'hourly' ? Number(resource.compute_billing_price) : Number.NaN;
   if (appId) view.appId = appId;
   if (nodeName) view.node = nodeName;
   if (composeHash) view.composeHash = composeHash;
   if (version) view.version = version;
   if (verdict) view.attestation = verdict;
+  if (vmUuid) view.vmUuid = vmUuid;
+  if (Number.isFinite(rate) && rate > 0) view.hourlyRate = rate;
   return view;
 }
 
@@ -204,6 +212,9 @@ export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
     listWorkflows(source, nowMs).catch((err: unknown) => note('listing workflows')(err) ?? []),
     source.phala ? readApps(source.phala).catch((err: unknown) => note('listing CVMs')(err) ?? []) : [],
   ]);
+  const rateOf = new Map<string, number>();
+  for (const c of cvms)
+    if (c.hourlyRate !== undefined) for (const id of [c.cvmId, c.vmUuid]) if (id) rateOf.set(id, c.hourlyRate);
   const ofKind = (kind: string, type: string) => workflows.filter((w) => w.kind === kind && w.type === type);
   // The list is newest first: a workflow id's first entry is its latest run.
   const latestPerId = (refs: WorkflowRef[]) =>
@@ -247,7 +258,16 @@ export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
           if (calendar) {
             view.week = layoutWeek(calendar, status.now.atMs, 7);
             const perCvm = timeIn(view.week, 'stopped') / 3_600_000;
-            view.hoursOff = { perCvm, cvmHours: perCvm * status.cvms.length, cvms: status.cvms.length };
+            const rates = status.cvms.map((c) => rateOf.get(c.cvmId));
+            view.hoursOff = {
+              perCvm,
+              cvmHours: perCvm * status.cvms.length,
+              cvms: status.cvms.length,
+              // Money only when the API reports a rate for every CVM: a partial sum would understate it.
+              ...(rates.length > 0 && rates.every((r) => r !== undefined)
+                ? { saved: perCvm * rates.reduce((a, b) => a + b, 0) }
+                : {}),
+            };
           }
           return view;
         }),

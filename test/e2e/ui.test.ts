@@ -265,6 +265,8 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
     const card = '.power[data-schedule="uioffice"]';
     await page.waitForSelector(`${card} .week svg rect.span`);
     expect(await text(`${card} .hours-off`)).toMatch(/CVM-hours off this week: 48\.0/);
+    // The simulator bills hourly, so the hours off are priced too.
+    expect(Number(await text(`${card} .hours-off .saved`))).toBeGreaterThan(0);
     expect(await page.locator(`${card} .week svg text >> text=America/New_York (you)`).count()).toBe(1);
 
     const id = 'power-uioffice-keep-running';

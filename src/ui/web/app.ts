@@ -286,7 +286,7 @@ function PowerCard({ snap, view, token }: { snap: Snapshot; view: PowerView; tok
     <div>${temporalLink(snap, view)}</div>
     ${svg ? html`<div class="week" dangerouslySetInnerHTML=${{ __html: svg }}></div>` : html`<p class="muted">calendar unavailable</p>`}
     <div class="facts">
-      ${view.hoursOff && html`<span class="hours-off">CVM-hours off this week: <b>${view.hoursOff.cvmHours.toFixed(1)}</b> (${view.hoursOff.perCvm.toFixed(1)} h × ${view.hoursOff.cvms} CVMs)</span>`}
+      ${view.hoursOff && html`<span class="hours-off">CVM-hours off this week: <b>${view.hoursOff.cvmHours.toFixed(1)}</b> (${view.hoursOff.perCvm.toFixed(1)} h × ${view.hoursOff.cvms} CVMs)${view.hoursOff.saved !== undefined ? html`, saving <b class="saved">${view.hoursOff.saved.toFixed(2)}</b> at the API's hourly rates` : ''}</span>`}
       <span>now: ${s.calendarDesired.state} (${s.calendarDesired.source}) → desired ${s.desired.state}: ${s.desired.cause}</span>
     </div>
     <h4>next transitions</h4>
