@@ -3,7 +3,8 @@
 // (no browser download; scripts/ensure-chromium.sh installs it). Checks: the API refuses requests without the token
 // and the page asks for one; each page loads with its key elements; a rollout's waves advance on the open page
 // (pushed over SSE, never reloaded); a blue-green is promoted from the page and the router's live route switches;
-// a power override is refused (the validator's words shown) and then set. Screenshots go to docs/img/ for the README.
+// a power override is refused (the validator's words shown) and then set; `cvmflow serve --ui` serves it with its own
+// token. Screenshots go to docs/img/ for the README.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -284,4 +285,29 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
     expect(await page.locator(`${card} .week svg rect.override`).count()).toBe(1);
     await shoot('power');
   }, 120_000);
+
+  it('runs beside the trigger endpoint under `cvmflow serve --ui`, with its own token', async () => {
+    const spec = writeFile(
+      'serve-bg.yaml',
+      `apiVersion: cvmflow/v1\nkind: BlueGreen\nname: ui-serve\ncompose:\n${compose('nginx:1.27-alpine')}router:\n  type: local\n  controlUrl: http://127.0.0.1:9\n  secretFromEnv: ${ROUTER_SECRET_ENV}\n`,
+    );
+    const serve = runInBackground(['serve', '--spec', spec, '--port', '0', '--ui', '--ui-port', '0'], {
+      env: { ...env, CVMFLOW_TRIGGER_TOKEN: 'ui-serve-trigger-token', CVMFLOW_UI_TOKEN: 'ui-serve-dashboard-token' },
+    });
+    try {
+      await serve.waitFor('dashboard at', 60_000, 'stderr');
+      const url = /dashboard at (http:\/\/127\.0\.0\.1:\d+)/.exec(serve.stderr())![1]!;
+      expect(serve.stderr()).not.toContain('ui-serve-dashboard-token');
+      const ask = (token?: string) =>
+        fetch(`${url}/api/snapshot`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      expect((await ask()).status).toBe(401);
+      expect((await ask('ui-serve-trigger-token')).status).toBe(401);
+      const ok = await ask('ui-serve-dashboard-token');
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { apps: { name: string }[] }).apps.map((a) => a.name)).toContain(FLEET[0]);
+    } finally {
+      serve.child.kill('SIGINT');
+      await serve.exited;
+    }
+  }, 90_000);
 });
