@@ -15,14 +15,14 @@ import {
   type ApprovalAccepted,
   approvalQuery,
   type DeployInput,
-  type DeployProgress,
-  deployProgressQuery,
+  type DeployStatus,
+  deployStatusQuery,
+  deploySubmitApprovalTxUpdate,
   deployWorkflowId,
   type PendingApproval,
   SA_APP,
   SA_KIND,
   SA_PHASE,
-  submitApprovalTxUpdate,
 } from '../workflows/deploy-types';
 
 export type DeployHandle = WorkflowHandle<typeof deployCvm>;
@@ -122,9 +122,11 @@ export function deployHandle(client: Client, app: string): DeployHandle {
   return client.workflow.getHandle<typeof deployCvm>(deployWorkflowId(app));
 }
 
-export function getDeployProgress(client: Client, app: string): Promise<DeployProgress> {
-  return deployHandle(client, app).query(deployProgressQuery);
+export function getDeployStatus(client: Client, app: string): Promise<DeployStatus> {
+  return deployHandle(client, app).query(deployStatusQuery);
 }
+/** @deprecated the older name of getDeployStatus. */
+export const getDeployProgress = getDeployStatus;
 
 /** The on-chain transaction the app's running deployment waits for (`approval: external`), or null. */
 export function getPendingApproval(client: Client, app: string): Promise<PendingApproval | null> {
@@ -142,7 +144,7 @@ export class ApprovalRejectedError extends Error {
  */
 export async function submitApprovalTx(client: Client, app: string, txHash: string): Promise<ApprovalAccepted> {
   try {
-    return await deployHandle(client, app).executeUpdate(submitApprovalTxUpdate, { args: [{ txHash }] });
+    return await deployHandle(client, app).executeUpdate(deploySubmitApprovalTxUpdate, { args: [{ txHash }] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError)
       throw new ApprovalRejectedError((err.cause as Error | undefined)?.message ?? err.message);

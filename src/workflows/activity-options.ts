@@ -21,9 +21,18 @@ export function apiOptions(input: DeployInput, phaseTimeoutMs: number): Activity
   };
 }
 
-/** Chain writes wait for confirmations: one attempt may take as long as the commit phase allows. */
+/**
+ * Chain writes wait for confirmations: one attempt may take as long as the commit phase allows. Chain activities
+ * heartbeat every second while they wait (src/activities/chain-activities.ts), so a heartbeat timeout notices a dead
+ * worker in seconds instead of at the end of that long attempt; the retry then finds the sent transaction's hash in
+ * the heartbeat details.
+ */
 export function chainOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
-  return { ...apiOptions(input, 3 * phaseTimeoutMs), startToCloseTimeout: phaseTimeoutMs };
+  return {
+    ...apiOptions(input, 3 * phaseTimeoutMs),
+    startToCloseTimeout: phaseTimeoutMs,
+    heartbeatTimeout: input.heartbeatTimeoutMs ?? 20_000,
+  };
 }
 
 export function watchOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {

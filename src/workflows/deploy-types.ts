@@ -82,7 +82,7 @@ export interface DeployResult {
   timingsMs: Partial<Record<DeployPhase, number>>;
 }
 
-export interface DeployProgress {
+export interface DeployStatus {
   app: string;
   phase: DeployPhase;
   mode?: 'create' | 'update';
@@ -95,7 +95,13 @@ export interface DeployProgress {
   cleanedUp?: string[];
 }
 
-export const deployProgressQuery = defineQuery<DeployProgress>('progress');
+/** @deprecated the older name of DeployStatus. */
+export type DeployProgress = DeployStatus;
+
+// Every workflow kind answers `status`; `progress`, the older wire name, stays as an alias on the same handler.
+export const deployStatusQuery = defineQuery<DeployStatus>('status');
+/** @deprecated wire name before `status`; the same handler answers it. */
+export const deployStatusQueryAlias = defineQuery<DeployStatus>('progress');
 
 /** The transaction the app's owner must send before the update may be committed (`approval: external`). */
 export interface PendingApproval {
@@ -126,7 +132,7 @@ export interface ApprovalAccepted {
 /** What must be signed, or null when the deploy waits for no approval. */
 export const approvalQuery = defineQuery<PendingApproval | null>('approval');
 /** Hands over the hash of the transaction that approved the compose hash; verified on chain before it is accepted. */
-export const submitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [{ txHash: string }]>('submitApprovalTx');
+export const deploySubmitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [{ txHash: string }]>('submitApprovalTx');
 
 export const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 

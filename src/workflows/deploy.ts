@@ -28,12 +28,13 @@ import {
   type DeployedCvm,
   type DeployInput,
   type DeployPhase,
-  type DeployProgress,
   type DeployResult,
-  deployProgressQuery,
+  type DeployStatus,
+  deployStatusQuery,
+  deployStatusQueryAlias,
+  deploySubmitApprovalTxUpdate,
   type PendingApproval,
   SA_PHASE,
-  submitApprovalTxUpdate,
   TX_HASH,
 } from './deploy-types';
 import { describeError } from './errors';
@@ -52,8 +53,9 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const rollback = proxyActivities<Activities>(apiOptions(input, t.rollbackMs));
   const chainOps = proxyActivities<ChainActivities>(chainOptions(input, t.commitMs));
 
-  const progress: DeployProgress = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
-  setHandler(deployProgressQuery, () => progress);
+  const progress: DeployStatus = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
+  setHandler(deployStatusQuery, () => progress);
+  setHandler(deployStatusQueryAlias, () => progress);
   const compensations = new Compensations();
 
   let phaseStartedAt = Date.now();
@@ -82,7 +84,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   let verifying: string | undefined;
   setHandler(approvalQuery, () => pendingApproval);
   setHandler(
-    submitApprovalTxUpdate,
+    deploySubmitApprovalTxUpdate,
     async ({ txHash }): Promise<ApprovalAccepted> => {
       const pending = pendingApproval!;
       verifying = txHash;

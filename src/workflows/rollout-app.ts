@@ -4,7 +4,7 @@
 // It updates its CVMs (or, in revert mode, puts them back) at most `concurrency` at a time, each through the compose
 // update step deploy updates use (src/workflows/compose-update.ts: prepare → approve the hash on chain → commit →
 // watch until running with the new compose hash), then the health gate; with autoRevert a CVM that fails goes back
-// to its previous compose at once. It answers the deploy workflow's progress query, so
+// to its previous compose at once. It answers the deploy workflow's status query, so
 // `cvmflow deploy status <app>` shows what the rollout is doing to the app.
 import {
   ApplicationFailure,
@@ -23,15 +23,16 @@ import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
 import { heartbeatingWait, retryPolicy } from './activity-options';
 import { approvalOncePerHash, restoreCompose, updateCompose } from './compose-update';
-import { deployProgressQuery } from './deploy-types';
+import { type DeployStatus, deployStatusQueryAlias } from './deploy-types';
 import { describeError } from './errors';
 import { needsRevert } from './rollout-plan';
 import {
   type AppInput,
   type AppResult,
-  appStatusQuery,
   type CvmRecord,
   type RestorePatch,
+  rolloutAppStatusQuery,
+  rolloutAppStatusQueryAlias,
   type WaveControl,
   waveControlSignal,
 } from './rollout-types';
@@ -62,11 +63,11 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
   setHandler(waveControlSignal, (next) => {
     control = next;
   });
-  setHandler(appStatusQuery, () => cvms);
-  setHandler(deployProgressQuery, () => ({
+  // It runs under the app's deployment id: `status` (and deploy's older `progress`) answer as a deploy would.
+  const deployView = (): DeployStatus => ({
     app: input.app,
-    phase: 'update' as const,
-    mode: 'update' as const,
+    phase: 'update',
+    mode: 'update',
     ...(cvms[0] ? { appId: cvms[0].appId } : {}),
     cvms: cvms.map((c) => ({
       cvmId: c.cvmId,
@@ -75,7 +76,13 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
       created: false,
     })),
     timingsMs: {},
+  });
+  setHandler(rolloutAppStatusQuery, () => ({
+    ...deployView(),
+    rollout: { rolloutId: input.rolloutId, wave: input.wave, mode: input.mode, cvms },
   }));
+  setHandler(deployStatusQueryAlias, deployView);
+  setHandler(rolloutAppStatusQueryAlias, () => cvms);
 
   const api = proxyActivities<Activities>({
     startToCloseTimeout: tuning.apiAttemptTimeoutMs,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
-import type { DeployProgress, PendingApproval } from '../../workflows/deploy-types';
+import type { DeployStatus, PendingApproval } from '../../workflows/deploy-types';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, wasCancelled, workflowFailureMessage } from '../failure';
@@ -33,7 +33,7 @@ export function renderApproval(a: PendingApproval): string[] {
   return lines;
 }
 
-function renderProgress(p: DeployProgress): string {
+function renderProgress(p: DeployStatus): string {
   const cvms = p.cvms.map((c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}`).join(', ');
   return `${p.app}: ${p.phase}${p.mode ? ` (${p.mode})` : ''}${cvms ? ` — ${cvms}` : ''}`;
 }
@@ -91,8 +91,8 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         let last = '';
         const ticker = setInterval(async () => {
           const line = await handle
-            .query('progress')
-            .then((p) => renderProgress(p as DeployProgress))
+            .query<DeployStatus>('status') // deployStatusQuery's name: its module would load the workflow SDK here
+            .then((p) => renderProgress(p))
             .catch(() => '');
           if (line && line !== last) {
             last = line;
@@ -135,10 +135,10 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .action(async (app: string, _opts: unknown, command: Command) => {
       // `--json` is also an option of `deploy` itself, which commander hands to the parent.
       const opts = command.optsWithGlobals<{ json?: boolean }>();
-      const { deployHandle, getDeployProgress } = await api();
+      const { deployHandle, getDeployStatus } = await api();
       await withClient(async (client) => {
         const [progress, description] = await Promise.all([
-          getDeployProgress(client, app),
+          getDeployStatus(client, app),
           deployHandle(client, app).describe(),
         ]);
         if (opts.json) printJson({ status: description.status.name, ...progress });
