@@ -74,3 +74,21 @@ export function heartbeatingWait(waitMs: number, heartbeatTimeoutMs: number): Ac
     retry: retryPolicy({ initialMs: 500 }),
   };
 }
+
+/** One API call of the rollout workflows: an attempt lasts at most `attemptMs`; five attempts, within a bound. */
+export function apiCall(attemptMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: attemptMs,
+    scheduleToCloseTimeout: 4 * attemptMs + 60_000,
+    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
+  };
+}
+
+/** A long call that heartbeats while it works (a chain write, an approval check): a dead worker is seen at once. */
+export function heartbeatingCall(attemptMs: number, heartbeatTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: attemptMs,
+    heartbeatTimeout: heartbeatTimeoutMs,
+    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
+  };
+}

@@ -21,7 +21,7 @@ import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
-import { heartbeatingWait, retryPolicy } from './activity-options';
+import { apiCall, heartbeatingCall, heartbeatingWait } from './activity-options';
 import { approvalOncePerHash, restoreCompose, updateCompose } from './compose-update';
 import { type DeployStatus, deployStatusQueryAlias } from './deploy-types';
 import { describeError } from './errors';
@@ -84,11 +84,7 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
   setHandler(deployStatusQueryAlias, deployView);
   setHandler(rolloutAppStatusQueryAlias, () => cvms);
 
-  const api = proxyActivities<Activities>({
-    startToCloseTimeout: tuning.apiAttemptTimeoutMs,
-    scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs + 60_000,
-    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
-  });
+  const api = proxyActivities<Activities>(apiCall(tuning.apiAttemptTimeoutMs));
   const longRunning = (ms: number) => proxyActivities<Activities>(heartbeatingWait(ms, tuning.heartbeatTimeoutMs));
 
   async function watchRunning(cvmId: string, composeHash: string, deadlineMs: number): Promise<void> {
@@ -103,12 +99,10 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
     });
   }
 
-  const chainOps = proxyActivities<ChainActivities>({
-    // A write waits for its confirmations; it heartbeats meanwhile, so a dead worker is noticed at once.
-    startToCloseTimeout: Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs),
-    heartbeatTimeout: tuning.heartbeatTimeoutMs,
-    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
-  });
+  // A write waits for its confirmations, up to the CVM's deadline.
+  const chainOps = proxyActivities<ChainActivities>(
+    heartbeatingCall(Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs), tuning.heartbeatTimeoutMs),
+  );
   // The rollout refused at its start the apps whose owner is not the worker's key (rollout.ts): the worker approves.
   const approve = approvalOncePerHash(async (appId, composeHash) => {
     await chainOps.addComposeHashOnChain({ appId, composeHash });

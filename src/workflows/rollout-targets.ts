@@ -4,7 +4,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
-import { retryPolicy } from './activity-options';
+import { apiCall, heartbeatingCall } from './activity-options';
 import { describeSize, planWaves, updateOrder } from './rollout-plan';
 import type { RolloutRun } from './rollout-state';
 import { MAX_ROLLOUT_TARGETS, type TargetCvm } from './rollout-types';
@@ -12,7 +12,6 @@ import { MAX_ROLLOUT_TARGETS, type TargetCvm } from './rollout-types';
 /** Apps named in a refusal's message (each with its calldata); all of them are in the failure's details. */
 const MAX_NAMED_APPS = 10;
 const SCHEDULED_BY = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
-const RETRY = retryPolicy({ initialMs: 1000, maximumAttempts: 5 });
 
 /** A fresh rollout's first step: announce it, resolve its targets, plan its waves. */
 export async function planRollout(run: RolloutRun): Promise<void> {
@@ -25,11 +24,7 @@ export async function planRollout(run: RolloutRun): Promise<void> {
 async function resolveTargets(run: RolloutRun): Promise<void> {
   const { config, st } = run;
   const strategy = config.strategy;
-  const api = proxyActivities<RolloutActivities>({
-    startToCloseTimeout: run.tuning.apiAttemptTimeoutMs,
-    scheduleToCloseTimeout: 4 * run.tuning.apiAttemptTimeoutMs + 60_000,
-    retry: RETRY,
-  });
+  const api = proxyActivities<RolloutActivities>(apiCall(run.tuning.apiAttemptTimeoutMs));
   const found = await api.rolloutResolveTargets({ targets: config.targets });
   const problems = [...found.unresolved];
   if (found.cvms.length === 0 && !problems.length) problems.push('the targets match no CVM');
@@ -86,11 +81,12 @@ async function refuseExternalApprovals(run: RolloutRun, targets: TargetCvm[]): P
   const { config } = run;
   const firstPerApp = [...new Map(targets.map((c) => [c.appId, c])).values()];
   const v = config.version;
-  const { needed, signer } = await proxyActivities<ComposeUpdateActivities>({
-    startToCloseTimeout: run.tuning.apiAttemptTimeoutMs * (1 + firstPerApp.length),
-    heartbeatTimeout: run.input.tuning?.heartbeatTimeoutMs ?? 20_000,
-    retry: RETRY,
-  }).composeApprovalCheck({
+  const { needed, signer } = await proxyActivities<ComposeUpdateActivities>(
+    heartbeatingCall(
+      run.tuning.apiAttemptTimeoutMs * (1 + firstPerApp.length),
+      run.input.tuning?.heartbeatTimeoutMs ?? 20_000,
+    ),
+  ).composeApprovalCheck({
     cvms: firstPerApp.map((c) => ({ cvmId: c.cvmId, app: c.app })),
     change: { dockerCompose: v.dockerCompose, preLaunchScript: v.preLaunchScript, allowedEnvs: v.allowedEnvs },
   });
