@@ -13,6 +13,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { DateTime } from 'luxon';
+import type { AuditRequest } from '../domain/audit-input';
 import { sealEnv } from '../secrets/sealed-env';
 import { resolveEnv } from '../spec';
 import type { RolloutSpec } from '../spec/rollout';
@@ -212,11 +213,14 @@ async function control<T>(client: Client, rolloutOrName: string, call: (h: Rollo
 }
 
 /** Who asks and why; a plain string is the reason (the older call form). */
-export type RolloutRequest = string | { by?: string; reason?: string };
+export type RolloutRequest = string | AuditRequest;
 
 /** `note` repeats the reason for workers that predate `reason`; current ones read `reason` first. */
-function audit(request: RolloutRequest | undefined): { by?: string; reason?: string; note?: string } {
-  const { by, reason } = typeof request === 'string' || request === undefined ? { reason: request } : request;
+function audit(request: RolloutRequest | undefined): AuditRequest {
+  const { by, reason } =
+    typeof request === 'string' || request === undefined
+      ? { by: undefined, reason: request }
+      : { by: request.by, reason: request.reason ?? request.note };
   return { ...(by ? { by } : {}), ...(reason !== undefined ? { reason, note: reason } : {}) };
 }
 

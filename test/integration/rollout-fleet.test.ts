@@ -17,7 +17,6 @@ import {
   promoteRollout,
   RolloutRequestRejectedError,
   resumeRollout,
-  skipWindow,
   startRollout,
   triggerRolloutSchedule,
 } from '../../src/client/rollout';
@@ -411,7 +410,22 @@ describe('rollouts across a fleet', () => {
       'waiting',
       async () => (await statusOf(again.workflowId).catch(() => undefined))?.phase === 'waiting-window',
     );
-    await skipWindow(stack.client, again.workflowId, 'customer escalation 991');
+    const skipped = await cli(
+      'rollout',
+      'skip-window',
+      again.workflowId,
+      '--reason',
+      'customer escalation 991',
+      '--by',
+      'oncall',
+      '--json',
+    );
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.out)).toMatchObject({
+      kind: 'skipWindow',
+      by: 'oncall',
+      reason: 'customer escalation 991',
+    });
     expect((await again.result()).counts).toEqual({ healthy: 2 });
     await recordHistory(again, 'rollout-skip-window');
   });
