@@ -7,6 +7,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import type { AuditRequest } from '../domain/audit-input';
 import { sealEnv } from '../secrets/sealed-env';
 import { allowedEnvs, type DeploymentSpec, placementNodes, resolveEnv } from '../spec';
 import type { CodecKey } from '../temporal/codec';
@@ -140,11 +141,19 @@ export class ApprovalRejectedError extends Error {
 
 /**
  * Hands the hash of the owner's addComposeHash transaction to the waiting deployment. Resolves once the chain shows
- * the hash approved; throws ApprovalRejectedError with the reason otherwise (the deployment keeps waiting).
+ * the hash approved; throws ApprovalRejectedError with the reason otherwise (the deployment keeps waiting). `request`
+ * says who hands it over and why; both are kept with the accepted approval.
  */
-export async function submitApprovalTx(client: Client, app: string, txHash: string): Promise<ApprovalAccepted> {
+export async function submitApprovalTx(
+  client: Client,
+  app: string,
+  txHash: string,
+  request: AuditRequest = {},
+): Promise<ApprovalAccepted> {
   try {
-    return await deployHandle(client, app).executeUpdate(deploySubmitApprovalTxUpdate, { args: [{ txHash }] });
+    return await deployHandle(client, app).executeUpdate(deploySubmitApprovalTxUpdate, {
+      args: [{ txHash, ...request }],
+    });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError)
       throw new ApprovalRejectedError((err.cause as Error | undefined)?.message ?? err.message);

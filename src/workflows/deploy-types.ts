@@ -1,5 +1,6 @@
 // Types and message definitions shared by the deploy workflow and its clients (no activity code, no I/O).
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 
 export type KmsKind = 'phala' | 'ethereum' | 'base';
 export type DeployPhase =
@@ -123,16 +124,21 @@ export interface PendingApproval {
   rejected: { txHash: string; reason: string }[];
 }
 
-export interface ApprovalAccepted {
+/** An accepted approval, with who handed it over and why (absent from deployments that predate them). */
+export interface ApprovalAccepted extends Partial<AuditEntry> {
   txHash: string;
   blockNumber: number;
   composeHash: string;
 }
 
+export interface ApprovalTxRequest extends AuditRequest {
+  txHash: string;
+}
+
 /** What must be signed, or null when the deploy waits for no approval. */
 export const approvalQuery = defineQuery<PendingApproval | null>('approval');
 /** Hands over the hash of the transaction that approved the compose hash; verified on chain before it is accepted. */
-export const deploySubmitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [{ txHash: string }]>('submitApprovalTx');
+export const deploySubmitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [ApprovalTxRequest]>('submitApprovalTx');
 
 export const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 

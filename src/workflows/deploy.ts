@@ -18,6 +18,7 @@ import {
 import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
+import { auditEntry, requestReason } from '../domain/audit-input';
 import { apiOptions, chainOptions, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { type ComposeUpdateOps, restoreCompose, updateCompose } from './compose-update';
@@ -85,7 +86,8 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   setHandler(approvalQuery, () => pendingApproval);
   setHandler(
     deploySubmitApprovalTxUpdate,
-    async ({ txHash }): Promise<ApprovalAccepted> => {
+    async (req): Promise<ApprovalAccepted> => {
+      const { txHash } = req;
       const pending = pendingApproval!;
       verifying = txHash;
       try {
@@ -94,7 +96,12 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
           composeHash: pending.composeHash,
           txHash,
         });
-        accepted = { txHash: ok.txHash, blockNumber: ok.blockNumber, composeHash: pending.composeHash };
+        accepted = {
+          txHash: ok.txHash,
+          blockNumber: ok.blockNumber,
+          composeHash: pending.composeHash,
+          ...auditEntry(req, false, Date.now()),
+        };
         return accepted;
       } catch (err) {
         const reason = describeError(err);
@@ -114,6 +121,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
         if (!pendingApproval || accepted)
           throw new Error(`deploy of ${input.app} is not waiting for an on-chain approval (phase ${progress.phase})`);
         if (verifying) throw new Error(`transaction ${verifying} is being verified; wait for its answer`);
+        requestReason(req, false);
       },
     },
   );

@@ -285,12 +285,29 @@ describe('on-chain compose-hash approval of an update', () => {
         (l) => l.args.composeHash,
       ),
     ).toEqual([hash]);
-    const cliApproved = await runCli(['deploy', 'approve', name, '--tx', approveTx, '--json'], { env: cliEnv });
+    const cliApproved = await runCli(
+      [
+        'deploy',
+        'approve',
+        name,
+        '--tx',
+        approveTx,
+        '--reason',
+        'signed by the multisig',
+        '--by',
+        'treasury',
+        '--json',
+      ],
+      { env: cliEnv },
+    );
     expect(cliApproved.code).toBe(0);
     expect(JSON.parse(cliApproved.stdout)).toEqual({
       txHash: approveTx,
       blockNumber: Number(receipt.blockNumber),
       composeHash: hash,
+      by: 'treasury',
+      reason: 'signed by the multisig',
+      at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
 
     const result = await handle.result();

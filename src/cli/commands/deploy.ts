@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
 import type { DeployStatus, PendingApproval } from '../../workflows/deploy-types';
+import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, wasCancelled, workflowFailureMessage } from '../failure';
@@ -168,21 +169,26 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
       });
     });
 
-  deploy
-    .command('approve <app>')
-    .description("hand the owner's approval transaction to the waiting deployment; it is checked on chain first")
-    .requiredOption('--tx <hash>', 'hash of the transaction that called addComposeHash')
+  addAuditFlags(
+    deploy
+      .command('approve <app>')
+      .description("hand the owner's approval transaction to the waiting deployment; it is checked on chain first")
+      .requiredOption('--tx <hash>', 'hash of the transaction that called addComposeHash'),
+    'why (kept with the accepted approval)',
+  )
     .option('--json', 'print JSON')
     .action(async (app: string, _opts: unknown, command: Command) => {
-      const opts = command.optsWithGlobals<{ tx: string; json?: boolean }>();
+      const opts = command.optsWithGlobals<AuditFlags & { tx: string; json?: boolean }>();
+      const request = auditRequest(opts, false);
       const { ApprovalRejectedError, submitApprovalTx } = await api();
       await withClient(async (client) => {
         try {
-          const ok = await submitApprovalTx(client, app, opts.tx);
+          const ok = await submitApprovalTx(client, app, opts.tx, request);
           report(
             opts.json,
             ok,
-            () => `approved: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on`,
+            () =>
+              `approved by ${ok.by}: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on${ok.reason ? ` (${ok.reason})` : ''}`,
           );
         } catch (err) {
           if (err instanceof ApprovalRejectedError) throw new UsageError(`rejected: ${err.message}`);
