@@ -35,8 +35,8 @@ export { rolloutWave } from './rollout-wave';
 export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   checkConfig(input);
   const run = new RolloutRun(input, workflowInfo().workflowId);
-  wireRolloutMessages(run);
-  if (!input.carried) await planRollout(run);
+  wireRolloutMessages(run); // status, pause, resume, abort, promote, skipWindow, liftFreeze
+  if (!input.carried) await planRollout(run); // resolve the targets, plan canary and waves
   let cancelled: unknown;
   try {
     await CancellationScope.cancellable(() => runWaves(run));
@@ -45,6 +45,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     cancelled = err;
     run.st.abort ??= cancelledAbort(run);
   }
+  // Revert on a breach (autoRevert) or an abort with revert, then the outcome.
   return await CancellationScope.nonCancellable(() => finishRollout(run, cancelled));
 }
 
@@ -53,13 +54,13 @@ async function runWaves(run: RolloutRun): Promise<void> {
   const { st } = run;
   while (st.nextWave < st.waves.length && !st.abort) {
     const wave = st.nextWave;
-    await pauseBefore(run, wave);
+    await pauseBefore(run, wave); // the pause after the previous wave, or until promote
     if (st.abort) break;
-    await startGate(run, wave);
+    await startGate(run, wave); // the deploy window, a freeze, a pause
     if (st.abort) break;
-    const result = await runUpdateWave(run, wave);
+    const result = await runUpdateWave(run, wave); // the wave's child workflow
     if (!result) break;
-    const stop = countWave(run, wave, result);
+    const stop = countWave(run, wave, result); // failures against the budget, deadline, blocked
     useUpWaveOverrides(run);
     if (stop) break;
     await continueAsNewIfDue(run);
