@@ -22,6 +22,7 @@ export {
   deletePowerSchedule,
   getPowerStatus,
   holdPower,
+  type PowerAudit,
   pausePower,
   resumePower,
 } from './client/power';
