@@ -18,6 +18,7 @@ import {
 import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
+import { auditEntry, requestReason } from '../domain/audit-input';
 import { apiOptions, chainOptions, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { type ComposeUpdateOps, restoreCompose, updateCompose } from './compose-update';
@@ -28,12 +29,13 @@ import {
   type DeployedCvm,
   type DeployInput,
   type DeployPhase,
-  type DeployProgress,
   type DeployResult,
-  deployProgressQuery,
+  type DeployStatus,
+  deployStatusQuery,
+  deployStatusQueryAlias,
+  deploySubmitApprovalTxUpdate,
   type PendingApproval,
   SA_PHASE,
-  submitApprovalTxUpdate,
   TX_HASH,
 } from './deploy-types';
 import { describeError } from './errors';
@@ -52,8 +54,9 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const rollback = proxyActivities<Activities>(apiOptions(input, t.rollbackMs));
   const chainOps = proxyActivities<ChainActivities>(chainOptions(input, t.commitMs));
 
-  const progress: DeployProgress = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
-  setHandler(deployProgressQuery, () => progress);
+  const progress: DeployStatus = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
+  setHandler(deployStatusQuery, () => progress);
+  setHandler(deployStatusQueryAlias, () => progress);
   const compensations = new Compensations();
 
   let phaseStartedAt = Date.now();
@@ -82,8 +85,9 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   let verifying: string | undefined;
   setHandler(approvalQuery, () => pendingApproval);
   setHandler(
-    submitApprovalTxUpdate,
-    async ({ txHash }): Promise<ApprovalAccepted> => {
+    deploySubmitApprovalTxUpdate,
+    async (req): Promise<ApprovalAccepted> => {
+      const { txHash } = req;
       const pending = pendingApproval!;
       verifying = txHash;
       try {
@@ -92,7 +96,12 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
           composeHash: pending.composeHash,
           txHash,
         });
-        accepted = { txHash: ok.txHash, blockNumber: ok.blockNumber, composeHash: pending.composeHash };
+        accepted = {
+          txHash: ok.txHash,
+          blockNumber: ok.blockNumber,
+          composeHash: pending.composeHash,
+          ...auditEntry(req, false, Date.now()),
+        };
         return accepted;
       } catch (err) {
         const reason = describeError(err);
@@ -112,6 +121,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
         if (!pendingApproval || accepted)
           throw new Error(`deploy of ${input.app} is not waiting for an on-chain approval (phase ${progress.phase})`);
         if (verifying) throw new Error(`transaction ${verifying} is being verified; wait for its answer`);
+        requestReason(req, false);
       },
     },
   );

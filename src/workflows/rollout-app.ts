@@ -4,7 +4,7 @@
 // It updates its CVMs (or, in revert mode, puts them back) at most `concurrency` at a time, each through the compose
 // update step deploy updates use (src/workflows/compose-update.ts: prepare → approve the hash on chain → commit →
 // watch until running with the new compose hash), then the health gate; with autoRevert a CVM that fails goes back
-// to its previous compose at once. It answers the deploy workflow's progress query, so
+// to its previous compose at once. It answers the deploy workflow's status query, so
 // `cvmflow deploy status <app>` shows what the rollout is doing to the app.
 import {
   ApplicationFailure,
@@ -21,17 +21,18 @@ import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
-import { heartbeatingWait, retryPolicy } from './activity-options';
+import { apiCall, heartbeatingCall, heartbeatingWait } from './activity-options';
 import { approvalOncePerHash, restoreCompose, updateCompose } from './compose-update';
-import { deployProgressQuery } from './deploy-types';
+import { type DeployStatus, deployStatusQueryAlias } from './deploy-types';
 import { describeError } from './errors';
 import { needsRevert } from './rollout-plan';
 import {
   type AppInput,
   type AppResult,
-  appStatusQuery,
   type CvmRecord,
   type RestorePatch,
+  rolloutAppStatusQuery,
+  rolloutAppStatusQueryAlias,
   type WaveControl,
   waveControlSignal,
 } from './rollout-types';
@@ -62,11 +63,11 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
   setHandler(waveControlSignal, (next) => {
     control = next;
   });
-  setHandler(appStatusQuery, () => cvms);
-  setHandler(deployProgressQuery, () => ({
+  // It runs under the app's deployment id: `status` (and deploy's older `progress`) answer as a deploy would.
+  const deployView = (): DeployStatus => ({
     app: input.app,
-    phase: 'update' as const,
-    mode: 'update' as const,
+    phase: 'update',
+    mode: 'update',
     ...(cvms[0] ? { appId: cvms[0].appId } : {}),
     cvms: cvms.map((c) => ({
       cvmId: c.cvmId,
@@ -75,13 +76,15 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
       created: false,
     })),
     timingsMs: {},
-  }));
-
-  const api = proxyActivities<Activities>({
-    startToCloseTimeout: tuning.apiAttemptTimeoutMs,
-    scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs + 60_000,
-    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
   });
+  setHandler(rolloutAppStatusQuery, () => ({
+    ...deployView(),
+    rollout: { rolloutId: input.rolloutId, wave: input.wave, mode: input.mode, cvms },
+  }));
+  setHandler(deployStatusQueryAlias, deployView);
+  setHandler(rolloutAppStatusQueryAlias, () => cvms);
+
+  const api = proxyActivities<Activities>(apiCall(tuning.apiAttemptTimeoutMs));
   const longRunning = (ms: number) => proxyActivities<Activities>(heartbeatingWait(ms, tuning.heartbeatTimeoutMs));
 
   async function watchRunning(cvmId: string, composeHash: string, deadlineMs: number): Promise<void> {
@@ -96,12 +99,10 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
     });
   }
 
-  const chainOps = proxyActivities<ChainActivities>({
-    // A write waits for its confirmations; it heartbeats meanwhile, so a dead worker is noticed at once.
-    startToCloseTimeout: Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs),
-    heartbeatTimeout: tuning.heartbeatTimeoutMs,
-    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
-  });
+  // A write waits for its confirmations, up to the CVM's deadline.
+  const chainOps = proxyActivities<ChainActivities>(
+    heartbeatingCall(Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs), tuning.heartbeatTimeoutMs),
+  );
   // The rollout refused at its start the apps whose owner is not the worker's key (rollout.ts): the worker approves.
   const approve = approvalOncePerHash(async (appId, composeHash) => {
     await chainOps.addComposeHashOnChain({ appId, composeHash });

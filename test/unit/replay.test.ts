@@ -26,6 +26,10 @@ describe('recorded histories replay against the current workflows', () => {
         'rollout-app-legacy-revert.json',
         'bluegreen-promoted.json',
         'rollout-budget-exceeded.json',
+        // Deploy windows: a wave held when the window closed, a freeze lifted after a pause and resume, skip-window.
+        'rollout-window-hold.json',
+        'rollout-freeze-paused-lifted.json',
+        'rollout-skip-window.json',
         'power-calendar.json',
         // Power schedules after 'power-batched-actions'; the two above without it (before batching).
         'power-batched-calendar.json',

@@ -2,7 +2,7 @@
 // CvmflowKind and CvmflowPhase search attributes), with the CVMs each one reports through its query.
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Command } from 'commander';
-import { type DeployProgress, deployProgressQuery, SA_APP, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
+import { type DeployStatus, deployStatusQuery, SA_APP, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
 import { type PowerStatus, powerStatusQuery } from '../../workflows/power-types';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
@@ -33,7 +33,7 @@ export interface WorkflowLine {
 /** How each kind of workflow reports its CVMs; a new workflow family adds one line here. */
 const CVM_READERS: Record<string, (client: Client, workflowId: string, runId: string) => Promise<CvmLine[]>> = {
   deploy: async (client, id, run) =>
-    ((await client.workflow.getHandle(id, run).query(deployProgressQuery)) as DeployProgress).cvms.map((c) => ({
+    ((await client.workflow.getHandle(id, run).query(deployStatusQuery)) as DeployStatus).cvms.map((c) => ({
       cvmId: c.cvmId,
       status: c.status,
       nodeId: c.nodeId,
