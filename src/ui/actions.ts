@@ -77,8 +77,6 @@ const REFUSALS = [
 /** Runs one action; resolves with the workflow's answer, or throws ActionRefusedError with the refusal verbatim. */
 export async function runAction(client: Client, req: ActionRequest): Promise<unknown> {
   const by = `${req.by} via dashboard`;
-  // The rollout Updates record a note only: who goes into it beside why.
-  const note = `${req.reason} (by ${by})`;
   try {
     switch (req.kind) {
       case 'bluegreen': {
@@ -88,13 +86,13 @@ export async function runAction(client: Client, req: ActionRequest): Promise<unk
       case 'rollout':
         switch (req.action) {
           case 'pause':
-            return await pauseRollout(client, req.target, note);
+            return await pauseRollout(client, req.target, { by, reason: req.reason });
           case 'resume':
-            return await resumeRollout(client, req.target, note);
+            return await resumeRollout(client, req.target, { by, reason: req.reason });
           case 'abort':
-            return await abortRollout(client, req.target, note);
+            return await abortRollout(client, req.target, { by, reason: req.reason });
           case 'skip-window':
-            return await skipWindow(client, req.target, note);
+            return await skipWindow(client, req.target, { by, reason: req.reason });
         }
         break;
       case 'power': {

@@ -176,6 +176,19 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
       `apiVersion: cvmflow/v1\nkind: Rollout\nname: uiroll\ntargets:\n  selector:\n    name: "uifleet-*"\nversion:\n  compose:\n  ${compose('nginx:1.28-alpine').replace(/\n {2}/g, '\n    ')}strategy:\n  waveSize: 1\n  pause: 2s\nhealth:\n  minHealthy: 1s\n`,
     );
     await cli(['rollout', 'start', '-f', spec]);
+    const card = '.rollout[data-rollout="rollout-uiroll"]';
+    // Paused from the page, it says who paused it and why; resumed from the page, it goes on.
+    await eventually(
+      'the rollout on the page',
+      async () => (await page.locator(`#btn-rollout-rollout-uiroll-pause`).count()) > 0,
+    );
+    await act('rollout-rollout-uiroll-pause', 'watching the canary');
+    await eventually('the pause on the page', async () =>
+      (await text(`${card} .paused`))?.includes('watching the canary'),
+    );
+    expect(await text(`${card} .paused`)).toBe('paused by operator via dashboard: watching the canary');
+    await act('rollout-rollout-uiroll-resume', 'canary looks fine');
+    await eventually('the resume on the page', async () => (await page.locator(`${card} .paused`).count()) === 0);
     const seen: string[] = [];
     await eventually(
       'the rollout to finish on the page',
@@ -187,6 +200,9 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
       },
       120_000,
     );
+    // The last snapshot may land between reading the progress and the heading: read it once more.
+    const final = await text(`${card} .wave-progress`);
+    if (final && seen.at(-1) !== final) seen.push(final);
     expect(seen.length, seen.join(' → ')).toBeGreaterThanOrEqual(2);
     expect(seen.at(-1)).toBe('3/3');
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
@@ -214,8 +230,12 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
       spec('nginx:1.27-alpine', 'autoPromote: true\nminHealthy: 0s\n'),
       '--reason',
       'v1',
-      '--wait',
     ]);
+    // Polled rather than `start --wait`, whose exit races a retried call on its closed connection (see the report).
+    await eventually('version 1 live', async () => {
+      const r = await runCli(['bluegreen', 'status', BG_APP, '--json'], { env });
+      return r.code === 0 && (JSON.parse(r.stdout) as { run: string }).run === 'COMPLETED';
+    });
     const blue = await who(urls.active);
     expect(blue).toBeDefined();
     await cli([
@@ -265,7 +285,10 @@ describe('the dashboard (cvmflow ui, started by cvmflow dev)', () => {
     await page.click('#nav-power');
     const card = '.power[data-schedule="uioffice"]';
     await page.waitForSelector(`${card} .week svg rect.span`);
-    expect(await text(`${card} .hours-off`)).toMatch(/CVM-hours off this week: 48\.0/);
+    // Once the schedule has listed its CVM (the page follows live): 48 weekend hours × 1 CVM.
+    await eventually('the CVM-hours off', async () =>
+      /CVM-hours off this week: 48\.0 /.test((await text(`${card} .hours-off`)) ?? ''),
+    );
     // The simulator bills hourly, so the hours off are priced too.
     expect(Number(await text(`${card} .hours-off .saved`))).toBeGreaterThan(0);
     expect(await page.locator(`${card} .week svg text >> text=America/New_York (you)`).count()).toBe(1);

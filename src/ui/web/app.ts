@@ -213,7 +213,7 @@ function RolloutsPage({ snap, token }: { snap: Snapshot; token: string }): Node 
             <b class="budget">${v.failures.count}/${v.failures.budget}</b></span>
           <span>window ${v.window ? html`${badge(v.window.open ? 'open' : 'closed')} ${v.window.cause}${v.window.nextChange ? ` · next: ${v.window.nextChange.state} at ${fmt(v.window.nextChange.atMs)}` : ''}` : html`<span class="muted">none (always open)</span>`}</span>
           ${v.waiting && html`<span class="muted">waiting: ${v.waiting}</span>`}
-          ${v.paused && html`<span>paused: ${v.paused.note}</span>`}
+          ${v.paused && html`<span class="paused">paused by ${v.paused.by}: ${v.paused.reason}</span>`}
         </div>
         <${WaveChart} view=${v} />
         ${
