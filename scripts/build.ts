@@ -10,8 +10,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { build } from 'esbuild';
 import { OTEL_WORKFLOW_INTERCEPTORS } from '../src/metrics/tracing';
 import { PACKAGE_ROOT } from '../src/package-root';
-import { WEB_BUILD_OPTIONS, WEB_CSS } from '../src/ui/assets';
 import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
+import { WEB_BUILD_OPTIONS, WEB_CSS } from '../src/ui/assets';
 import { PREBUILT_BUNDLES, WORKFLOW_INTERCEPTORS_PATH, WORKFLOWS_PATH } from '../src/worker/worker';
 
 const dist = join(PACKAGE_ROOT, 'dist');
