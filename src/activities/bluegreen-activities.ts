@@ -11,14 +11,22 @@ import {
   heartbeat,
   sleep,
 } from '@temporalio/activity';
-import { type LaunchOutcome, type LaunchRequest, launchBlueGreen } from '../client/bluegreen';
+import type { Client } from '@temporalio/client';
 import { OFF_STATUSES } from '../domain/cvm-status';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
 import type { RouteTable, TrafficRouter } from '../router/types';
 import { RouterError } from '../router/types';
 import { LocalProxyRouter, WebhookRouter } from '../router/webhook';
-import type { AnalysisCheck, Deployment, HealthCheck, RouterConfig, Slot } from '../workflows/bluegreen-types';
+import type {
+  AnalysisCheck,
+  Deployment,
+  HealthCheck,
+  LaunchOutcome,
+  LaunchRequest,
+  RouterConfig,
+  Slot,
+} from '../workflows/bluegreen-types';
 import { classified } from './failures';
 import {
   type AnalysisTally,
@@ -32,8 +40,19 @@ import {
   verdict,
 } from './http-check';
 
+/**
+ * Starts a blue-green run for a trigger: the client's launchBlueGreen (src/client/bluegreen.ts), handed in by
+ * whoever builds the worker's activities, so this layer does not import the client's.
+ */
+export type BlueGreenLauncher = (
+  client: Client,
+  req: LaunchRequest,
+  opts: { taskQueue: string; onWait?: () => void },
+) => Promise<LaunchOutcome>;
+
 export interface BlueGreenActivityDeps {
   phala: PhalaClient;
+  launch: BlueGreenLauncher;
   /** Where router keys are read from by name; the worker's own environment by default. */
   env?: NodeJS.ProcessEnv;
   /** How long to wait between tries while the API answers 409 "operation in progress". */
@@ -93,7 +112,7 @@ function deploymentNamePattern(app: string): RegExp {
 }
 
 export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
-  const { phala } = deps;
+  const { phala, launch } = deps;
   const env = deps.env ?? process.env;
   const busyRetryMs = deps.busyRetryMs ?? 2000;
 
@@ -329,9 +348,9 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       });
     },
 
-    /** Starts a blue-green run for a trigger (the trigger workflow's one step); see launchBlueGreen. */
+    /** Starts a blue-green run for a trigger (the trigger workflow's one step), with the activity's own client. */
     async bgLaunch(req: LaunchRequest): Promise<LaunchOutcome> {
-      return launchBlueGreen(getClient(), req, { taskQueue: activityInfo().taskQueue, onWait: () => heartbeat() });
+      return launch(getClient(), req, { taskQueue: activityInfo().taskQueue, onWait: () => heartbeat() });
     },
   };
 }

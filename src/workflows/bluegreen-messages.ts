@@ -1,0 +1,105 @@
+// The blue-green run's messages: the `status` query and the control updates, each validated by a pure function of
+// the run's state (bluegreen-validators.ts) and recording who asked, why and when. Handlers only change state and
+// wake the run; the steps act on it.
+import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import type { AuditRequest } from '../domain/audit-input';
+import type { BlueGreenRun } from './bluegreen-run';
+import { endingText, isEnding } from './bluegreen-state';
+import {
+  blueGreenAbortUpdate,
+  blueGreenFinishUpdate,
+  blueGreenPauseUpdate,
+  blueGreenPromoteUpdate,
+  blueGreenResumeUpdate,
+  blueGreenRollbackUpdate,
+  blueGreenStatusQuery,
+  type PromoteResult,
+  type TeardownReport,
+} from './bluegreen-types';
+import {
+  auditedActor,
+  validateAbort,
+  validateFinish,
+  validatePause,
+  validatePromote,
+  validateResume,
+  validateRollback,
+} from './bluegreen-validators';
+import { statusView } from './bluegreen-view';
+
+export function handleMessages(run: BlueGreenRun): void {
+  const actorOf = (request: AuditRequest) => auditedActor(request, run.now());
+  const validator =
+    (rule: (s: BlueGreenRun, request: AuditRequest, nowMs: number) => void) => (request: AuditRequest) =>
+      rule(run, request, run.now());
+
+  setHandler(blueGreenStatusQuery, () => statusView(run));
+
+  setHandler(
+    blueGreenPromoteUpdate,
+    async (request): Promise<PromoteResult> => {
+      const actor = actorOf(request);
+      run.control.promote = actor;
+      run.record('promote', 'promotion requested', actor);
+      run.changed();
+      await condition(() => run.promoted !== undefined || isEnding(run));
+      if (!run.promoted)
+        throw ApplicationFailure.create({
+          type: 'PromoteFailed',
+          message: `not promoted: ${run.lastError ?? endingText(run)}`,
+        });
+      return { promotedAtMs: run.promoted.atMs, green: run.greenId!.name, phase: run.phase };
+    },
+    { validator: validator(validatePromote) },
+  );
+
+  const endRequest =
+    (kind: 'abort' | 'rollback') =>
+    async (request: AuditRequest): Promise<TeardownReport> => {
+      const actor = actorOf(request);
+      run.control.end = { kind, actor };
+      run.record(kind, `${kind} requested`, actor);
+      run.changed();
+      run.interrupt();
+      await condition(() => run.report !== undefined);
+      return run.report!;
+    };
+  setHandler(blueGreenAbortUpdate, endRequest('abort'), { validator: validator(validateAbort) });
+  setHandler(blueGreenRollbackUpdate, endRequest('rollback'), { validator: validator(validateRollback) });
+
+  setHandler(
+    blueGreenPauseUpdate,
+    (request) => {
+      const actor = actorOf(request);
+      run.control.paused = { ...actor, atMs: run.now() };
+      run.record('pause', 'automatic progress paused', actor);
+      run.changed();
+      return statusView(run).promotion;
+    },
+    { validator: validator(validatePause) },
+  );
+  setHandler(
+    blueGreenResumeUpdate,
+    (request) => {
+      const actor = actorOf(request);
+      run.control.paused = undefined;
+      run.inconclusiveHold = false;
+      run.record('resume', 'automatic progress resumed', actor);
+      run.changed();
+      return statusView(run).promotion;
+    },
+    { validator: validator(validateResume) },
+  );
+  setHandler(
+    blueGreenFinishUpdate,
+    async (request) => {
+      const actor = actorOf(request);
+      run.control.finish = actor;
+      run.record('finish', 'retire blue now', actor);
+      run.changed();
+      await condition(() => run.phase === 'done');
+      return { retired: run.blue ? [run.blue.name] : [] };
+    },
+    { validator: validator(validateFinish) },
+  );
+}
