@@ -1,6 +1,6 @@
 // `cvmflow bluegreen …`: triggered blue-green deployments. Thin: parse flags, call src/client/bluegreen.ts, render.
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   abortBlueGreen,
   awaitBlueGreen,
@@ -25,13 +25,19 @@ import { withClient } from '../temporal';
 
 interface ActorFlags {
   reason?: string;
+  /** The older name of --reason, still accepted (hidden from --help). */
+  note?: string;
   by?: string;
   json?: boolean;
 }
 
+/** `--note`, the older name of `--reason`: still accepted from users' scripts, not shown in --help. */
+const noteAlias = () => new Option('--note <text>', 'the older name of --reason').hideHelp();
+
 /** Every control action says who and why; the reason is required, the name defaults to the local user. */
 function actorOf(opts: ActorFlags): Actor {
-  if (!opts.reason?.trim()) throw new UsageError('--reason <text> is required: say why (it goes into the audit trail)');
+  const reason = (opts.reason ?? opts.note)?.trim();
+  if (!reason) throw new UsageError('--reason <text> is required: say why (it goes into the audit trail)');
   let by = opts.by?.trim();
   if (!by) {
     try {
@@ -40,7 +46,7 @@ function actorOf(opts: ActorFlags): Actor {
       by = process.env.USER ?? 'unknown';
     }
   }
-  return { by, reason: opts.reason.trim() };
+  return { by, reason };
 }
 
 /** A rejected request is the user's to fix (exit 2, with the workflow's reason); anything else exits 1. */
@@ -113,7 +119,8 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
   bg.command('start')
     .description('start a blue-green deployment of a BlueGreen spec')
     .option('-f, --file <spec.yaml>', 'BlueGreen spec (YAML or JSON); see examples/bluegreen.yaml')
-    .option('--reason <text>', 'why this deployment (kept in its history)', 'manual deployment')
+    .option('--reason <text>', 'why this deployment (kept in its history; default: "manual deployment")')
+    .addOption(noteAlias())
     .option('--by <name>', 'who triggers it (default: your user name)')
     .option('--wait', 'stay until the run ends; exit 1 unless green was promoted')
     .option('--json', 'print JSON')
@@ -123,7 +130,7 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           '--file <spec.yaml> is required (e.g. cvmflow bluegreen start -f examples/bluegreen.yaml)',
         );
       const spec = loadSpecFile(opts.file, { kinds: ['BlueGreen'] }) as BlueGreenSpec;
-      const trigger = actorOf(opts);
+      const trigger = actorOf({ ...opts, reason: opts.reason ?? opts.note ?? 'manual deployment' });
       await withClient(async (client, config) => {
         const outcome = await startBlueGreen(spec, {
           client,
@@ -132,10 +139,10 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           trigger,
         });
         if (outcome.status === 'rejected') {
-          if (opts.json) printJson(outcome);
-          throw new CommandFailure(outcome.reason ?? `${spec.name}: the trigger was rejected`, {
-            jsonPrinted: opts.json,
-          });
+          // A busy app is not bad input: said as a busy deploy says it (`refused`, exit 1).
+          const error = outcome.reason ?? `${spec.name}: a blue-green deployment is in progress`;
+          if (opts.json) printJson({ ...outcome, status: 'refused', error });
+          throw new CommandFailure(error, { jsonPrinted: opts.json });
         }
         if (outcome.superseded)
           note(
@@ -206,6 +213,7 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
       .command(`${name} <app>`)
       .description(description)
       .option('--reason <text>', 'why (required; kept in the run’s history)')
+      .addOption(noteAlias())
       .option('--by <name>', 'who asks (default: your user name)')
       .option('--json', 'print JSON')
       .action(async (app: string, opts: ActorFlags) => {
