@@ -89,9 +89,11 @@ export async function awaitHealthy(run: BlueGreenRun): Promise<void> {
   run.record('health', `green passed the health gate after ${passed.checks} checks`);
 }
 
-function analysisVars(run: BlueGreenRun, which: 'pre' | 'post'): Record<string, string> {
+/** An analysis as a phase of its own: the check's URL template gets green's and blue's values. */
+async function analyse(run: BlueGreenRun, check: AnalysisCheck, which: 'pre' | 'post') {
+  run.enter(`${which}-analysis`);
   const green = run.green!;
-  return {
+  const vars = {
     app: run.app,
     green: green.name,
     greenUrl: green.url,
@@ -99,17 +101,14 @@ function analysisVars(run: BlueGreenRun, which: 'pre' | 'post'): Record<string, 
     version: green.composeHash,
     phase: which,
   };
+  return run.activities.checks(analysisBoundMs(check)).bgAnalysis({ check, vars });
 }
 
 /** Fail or error ends the run; inconclusive holds automatic promotion (promote by hand, or resume). */
 export async function preAnalysis(run: BlueGreenRun): Promise<void> {
   const check = run.policy.analysis.prePromotion;
   if (!check) return;
-  run.enter('pre-analysis');
-  const result = await run.activities.checks(analysisBoundMs(check)).bgAnalysis({
-    check,
-    vars: analysisVars(run, 'pre'),
-  });
+  const result = await analyse(run, check, 'pre');
   run.record('analysis', `pre-promotion analysis: ${result.verdict} (last: ${result.last})`);
   if (result.verdict === 'fail' || result.verdict === 'error')
     throw new RunEnd(
@@ -127,11 +126,7 @@ export async function preAnalysis(run: BlueGreenRun): Promise<void> {
 export async function postAnalysis(run: BlueGreenRun): Promise<void> {
   const check = run.policy.analysis.postPromotion;
   if (!check) return;
-  run.enter('post-analysis');
-  const result = await run.activities.checks(analysisBoundMs(check)).bgAnalysis({
-    check,
-    vars: analysisVars(run, 'post'),
-  });
+  const result = await analyse(run, check, 'post');
   run.record(
     'analysis',
     `post-promotion analysis: ${result.verdict} (${result.tally.passes} pass, ${result.tally.failures} fail, ${result.tally.inconclusive} inconclusive, ${result.tally.errors} errors; last: ${result.last})`,

@@ -13,18 +13,16 @@ import type { BlueGreenActivities } from '../activities/bluegreen-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import { iso } from '../domain/time';
 import { NON_RETRYABLE_TYPES, watchOptions } from './activity-options';
-import { type BlueGreenState, type ControlRequests, cvmflowActor, initialState } from './bluegreen-state';
-import type {
-  Actor,
-  BlueGreenInput,
-  BlueGreenMemo,
-  BlueGreenOutcome,
-  BlueGreenPhase,
-  Deployment,
-  HistoryEntry,
-  TeardownReport,
+import { BlueGreenState, cvmflowActor } from './bluegreen-state';
+import {
+  type Actor,
+  type BlueGreenInput,
+  type BlueGreenMemo,
+  type BlueGreenOutcome,
+  type BlueGreenPhase,
+  type Deployment,
+  MEMO_KEY,
 } from './bluegreen-types';
-import { MEMO_KEY } from './bluegreen-types';
 import { SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
 import { phaseReporter } from './observe';
@@ -79,28 +77,7 @@ function runActivities(input: BlueGreenInput) {
   };
 }
 
-export class BlueGreenRun implements BlueGreenState {
-  readonly input: BlueGreenInput;
-  readonly history: HistoryEntry[];
-  phase: BlueGreenPhase;
-  blue?: Deployment;
-  green?: Deployment;
-  greenId?: { name: string; slot: Deployment['slot'] };
-  greenAppId?: string;
-  active: 'blue' | 'green' | 'none';
-  previewing: boolean;
-  greenHealthy: boolean;
-  healthText?: string;
-  promoted?: { atMs: number; by: string };
-  previewSince?: number;
-  inconclusiveHold: boolean;
-  blueStopped: boolean;
-  warmUntil?: number;
-  outcome?: BlueGreenOutcome;
-  lastError?: string;
-  control: ControlRequests;
-  report?: TeardownReport;
-
+export class BlueGreenRun extends BlueGreenState {
   /** The route table's generation: only ever grows, so a router drops a stale retry. */
   generation = 0;
   /** Bumped on every change a waiting condition may care about. */
@@ -115,16 +92,7 @@ export class BlueGreenRun implements BlueGreenState {
   private readonly announce = phaseReporter();
 
   constructor(input: BlueGreenInput) {
-    const state = initialState(input);
-    this.input = state.input;
-    this.history = state.history;
-    this.phase = state.phase;
-    this.active = state.active;
-    this.previewing = state.previewing;
-    this.greenHealthy = state.greenHealthy;
-    this.inconclusiveHold = state.inconclusiveHold;
-    this.blueStopped = state.blueStopped;
-    this.control = state.control;
+    super(input);
     this.activities = runActivities(input);
   }
 

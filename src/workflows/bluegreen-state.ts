@@ -20,45 +20,32 @@ export interface ControlRequests {
   paused?: AuditedActor & { atMs: number };
 }
 
-export interface BlueGreenState {
-  readonly input: BlueGreenInput;
-  readonly history: HistoryEntry[];
-  phase: BlueGreenPhase;
+/** The run's state, as plain data with a fresh run's values: nothing found, nothing deployed, nothing asked. */
+export class BlueGreenState {
+  readonly history: HistoryEntry[] = [];
+  phase: BlueGreenPhase = 'starting';
   blue?: Deployment;
   green?: Deployment;
   greenId?: { name: string; slot: Deployment['slot'] };
   /** Known as soon as the deploy finished, before green is described: what a teardown must remove. */
   greenAppId?: string;
-  active: 'blue' | 'green' | 'none';
-  previewing: boolean;
-  greenHealthy: boolean;
+  active: 'blue' | 'green' | 'none' = 'none';
+  previewing = false;
+  greenHealthy = false;
   healthText?: string;
   promoted?: { atMs: number; by: string };
   previewSince?: number;
   /** An inconclusive pre-promotion analysis holds automatic promotion until a promote or a resume. */
-  inconclusiveHold: boolean;
+  inconclusiveHold = false;
   /** Blue was stopped for the warm period: a rollback must start it again. */
-  blueStopped: boolean;
+  blueStopped = false;
   warmUntil?: number;
   outcome?: BlueGreenOutcome;
   lastError?: string;
-  control: ControlRequests;
+  control: ControlRequests = {};
   report?: TeardownReport;
-}
 
-/** A fresh run's state: nothing found, nothing deployed, nothing asked. */
-export function initialState(input: BlueGreenInput): BlueGreenState {
-  return {
-    input,
-    history: [],
-    phase: 'starting',
-    active: 'none',
-    previewing: false,
-    greenHealthy: false,
-    inconclusiveHold: false,
-    blueStopped: false,
-    control: {},
-  };
+  constructor(readonly input: BlueGreenInput) {}
 }
 
 /** Phases in which green has not taken traffic yet. */

@@ -1,7 +1,7 @@
 // The blue-green control rules as pure functions of the run's state: which request fits which phase, and what a
 // refusal says. The same functions are the update validators of the running workflow (bluegreen-messages.ts).
 import { describe, expect, it } from 'vitest';
-import { type BlueGreenState, initialState } from '../../src/workflows/bluegreen-state';
+import { BlueGreenState } from '../../src/workflows/bluegreen-state';
 import type { BlueGreenPhase, Deployment } from '../../src/workflows/bluegreen-types';
 import {
   auditedActor,
@@ -30,7 +30,7 @@ const BLUE = deployment('webapp-aaaaaa');
 
 function state(phase: BlueGreenPhase, more: Partial<BlueGreenState> = {}): BlueGreenState {
   return {
-    ...initialState(blueGreenInput('webapp', { minHealthy: '2s' })),
+    ...new BlueGreenState(blueGreenInput('webapp', { minHealthy: '2s' })),
     phase,
     blue: BLUE,
     greenId: { name: 'webapp-bbbbbb', slot: 'green' },
@@ -139,7 +139,7 @@ describe('pause, resume, finish', () => {
 describe('status view', () => {
   it('shows when automatic promotion happens and when the preview expires, and who paused', () => {
     const input = blueGreenInput('webapp', { autoPromote: true, autoPromoteAfter: '30s', previewTtl: '10m' });
-    const s: BlueGreenState = { ...initialState(input), phase: 'preview', previewSince: NOW };
+    const s: BlueGreenState = { ...new BlueGreenState(input), phase: 'preview', previewSince: NOW };
     expect(statusView(s).promotion).toEqual({
       mode: 'automatic',
       waiting: true,
