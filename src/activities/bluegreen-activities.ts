@@ -97,6 +97,14 @@ const summarise = (results: ProbeResult[]) =>
     .map((r) => `${r.url} → ${r.status ?? r.error}`)
     .join('; ');
 
+/** One health check of every instance, at once. */
+const probeAll = (urls: string[], check: HealthCheck, signal: AbortSignal) =>
+  Promise.all(
+    urls.map((u) =>
+      probe(joinUrl(u, check.path), { expectStatus: check.expectStatus, timeoutMs: check.timeoutMs, signal }),
+    ),
+  );
+
 /** `{greenUrl}` and `{blueUrl}` go in as they are (they start URLs); the other values are URL-encoded. */
 export function fillTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(/\{([a-zA-Z]+)\}/g, (whole, key: string) => {
@@ -210,15 +218,7 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       };
       const signal = cancellationSignal();
       for (;;) {
-        const results = await Promise.all(
-          req.urls.map((u) =>
-            probe(joinUrl(u, req.check.path), {
-              expectStatus: req.check.expectStatus,
-              timeoutMs: req.check.timeoutMs,
-              signal,
-            }),
-          ),
-        );
+        const results = await probeAll(req.urls, req.check, signal);
         const now = Date.now();
         cp.checks++;
         if (results.every((r) => r.ok)) {
@@ -253,15 +253,7 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       let failures = 0;
       const signal = cancellationSignal();
       for (;;) {
-        const results = await Promise.all(
-          req.urls.map((u) =>
-            probe(joinUrl(u, req.check.path), {
-              expectStatus: req.check.expectStatus,
-              timeoutMs: req.check.timeoutMs,
-              signal,
-            }),
-          ),
-        );
+        const results = await probeAll(req.urls, req.check, signal);
         failures = results.every((r) => r.ok) ? 0 : failures + 1;
         if (failures >= req.check.failureThreshold)
           return { detail: `${failures} failed health checks in a row; last: ${summarise(results)}` };

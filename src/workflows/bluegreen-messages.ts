@@ -6,6 +6,7 @@ import type { AuditRequest } from '../domain/audit-input';
 import type { BlueGreenRun } from './bluegreen-run';
 import { endingText, isEnding } from './bluegreen-state';
 import {
+  type AuditedActor,
   blueGreenAbortUpdate,
   blueGreenFinishUpdate,
   blueGreenPauseUpdate,
@@ -28,7 +29,13 @@ import {
 import { statusView } from './bluegreen-view';
 
 export function handleMessages(run: BlueGreenRun): void {
-  const actorOf = (request: AuditRequest) => auditedActor(request, run.now());
+  /** An accepted request: its change to the state, then its audit entry, then the run wakes up to it. */
+  const accept = (request: AuditRequest, kind: string, detail: string, change: (actor: AuditedActor) => void) => {
+    const actor = auditedActor(request, run.now());
+    change(actor);
+    run.record(kind, detail, actor);
+    run.changed();
+  };
   const validator =
     (rule: (s: BlueGreenRun, request: AuditRequest, nowMs: number) => void) => (request: AuditRequest) =>
       rule(run, request, run.now());
@@ -38,10 +45,9 @@ export function handleMessages(run: BlueGreenRun): void {
   setHandler(
     blueGreenPromoteUpdate,
     async (request): Promise<PromoteResult> => {
-      const actor = actorOf(request);
-      run.control.promote = actor;
-      run.record('promote', 'promotion requested', actor);
-      run.changed();
+      accept(request, 'promote', 'promotion requested', (actor) => {
+        run.control.promote = actor;
+      });
       await condition(() => run.promoted !== undefined || isEnding(run));
       if (!run.promoted)
         throw ApplicationFailure.create({
@@ -56,10 +62,9 @@ export function handleMessages(run: BlueGreenRun): void {
   const endRequest =
     (kind: 'abort' | 'rollback') =>
     async (request: AuditRequest): Promise<TeardownReport> => {
-      const actor = actorOf(request);
-      run.control.end = { kind, actor };
-      run.record(kind, `${kind} requested`, actor);
-      run.changed();
+      accept(request, kind, `${kind} requested`, (actor) => {
+        run.control.end = { kind, actor };
+      });
       run.interrupt();
       await condition(() => run.report !== undefined);
       return run.report!;
@@ -70,10 +75,9 @@ export function handleMessages(run: BlueGreenRun): void {
   setHandler(
     blueGreenPauseUpdate,
     (request) => {
-      const actor = actorOf(request);
-      run.control.paused = { ...actor, atMs: run.now() };
-      run.record('pause', 'automatic progress paused', actor);
-      run.changed();
+      accept(request, 'pause', 'automatic progress paused', (actor) => {
+        run.control.paused = { ...actor, atMs: run.now() };
+      });
       return statusView(run).promotion;
     },
     { validator: validator(validatePause) },
@@ -81,11 +85,10 @@ export function handleMessages(run: BlueGreenRun): void {
   setHandler(
     blueGreenResumeUpdate,
     (request) => {
-      const actor = actorOf(request);
-      run.control.paused = undefined;
-      run.inconclusiveHold = false;
-      run.record('resume', 'automatic progress resumed', actor);
-      run.changed();
+      accept(request, 'resume', 'automatic progress resumed', () => {
+        run.control.paused = undefined;
+        run.inconclusiveHold = false;
+      });
       return statusView(run).promotion;
     },
     { validator: validator(validateResume) },
@@ -93,10 +96,9 @@ export function handleMessages(run: BlueGreenRun): void {
   setHandler(
     blueGreenFinishUpdate,
     async (request) => {
-      const actor = actorOf(request);
-      run.control.finish = actor;
-      run.record('finish', 'retire blue now', actor);
-      run.changed();
+      accept(request, 'finish', 'retire blue now', (actor) => {
+        run.control.finish = actor;
+      });
       await condition(() => run.phase === 'done');
       return { retired: run.blue ? [run.blue.name] : [] };
     },
