@@ -18,7 +18,7 @@ import {
   type TeardownReport,
 } from './bluegreen-types';
 import {
-  auditedActor,
+  acceptedActor,
   validateAbort,
   validateFinish,
   validatePause,
@@ -31,7 +31,7 @@ import { statusView } from './bluegreen-view';
 export function handleMessages(run: BlueGreenRun): void {
   /** An accepted request: its change to the state, then its audit entry, then the run wakes up to it. */
   const accept = (request: AuditRequest, kind: string, detail: string, change: (actor: AuditedActor) => void) => {
-    const actor = auditedActor(request, run.now());
+    const actor = acceptedActor(request, run.now());
     change(actor);
     run.record(kind, detail, actor);
     run.changed();

@@ -2,6 +2,7 @@
 // plain error whose message is the refusal the caller sees (the CLI exits 2 with it). Each control update's
 // validator calls one; nothing here touches Temporal, so test/unit/bluegreen-validators.test.ts covers every rule.
 import { type AuditRequest, auditEntry } from '../domain/audit-input';
+import { iso } from '../domain/time';
 import { BEFORE_PROMOTION, type BlueGreenState, endingText, isEnding } from './bluegreen-state';
 import type { AuditedActor } from './bluegreen-types';
 
@@ -15,6 +16,18 @@ export function auditedActor(request: AuditRequest | undefined, nowMs: number): 
   const reason = request.reason ?? request.note;
   if (typeof reason !== 'string' || !reason.trim()) throw new Error('say why: reason is required (--reason "…")');
   return auditEntry(request, true, nowMs);
+}
+
+/**
+ * The audit entry of a request its validator accepted. Never throws: the handler runs on replay too, where
+ * validators do not, with requests older rules accepted.
+ */
+export function acceptedActor(request: AuditRequest, nowMs: number): AuditedActor {
+  return {
+    by: String(request.by ?? '').trim(),
+    reason: String(request.reason ?? request.note ?? '').trim(),
+    at: iso(nowMs),
+  };
 }
 
 function notEnding(s: BlueGreenState): void {

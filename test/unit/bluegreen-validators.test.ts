@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BlueGreenState } from '../../src/workflows/bluegreen-state';
 import type { BlueGreenPhase, Deployment } from '../../src/workflows/bluegreen-types';
 import {
+  acceptedActor,
   auditedActor,
   validateAbort,
   validateFinish,
@@ -47,6 +48,15 @@ describe('who and why (AuditRequest)', () => {
       at: '2026-12-07T12:00:00.000Z',
     });
     expect(auditedActor({ by: 'bob', reason: 'new', note: 'old' }, NOW).reason).toBe('new');
+  });
+
+  it('an accepted request becomes an audit entry without further checks (the handler runs on replay too)', () => {
+    expect(acceptedActor({ by: ' dave ', note: ' old name ' }, NOW)).toEqual({
+      by: 'dave',
+      reason: 'old name',
+      at: '2026-12-07T12:00:00.000Z',
+    });
+    expect(acceptedActor({ by: 'dave', reason: 'r'.repeat(600) }, NOW).reason).toHaveLength(600);
   });
 
   it('refuses a request without by or without a reason, naming the flag', () => {
