@@ -1,4 +1,5 @@
-// Builds the activities a cvmflow worker registers, with the process-wide watch hub they share.
+// Builds the activities a cvmflow worker registers, with the process-wide watch hub they share. The composition
+// root: it hands each factory what lives in other layers (the trigger activity gets the client's launchBlueGreen).
 import { createBlueGreenActivities } from '../activities/bluegreen-activities';
 import { createChainActivities } from '../activities/chain-activities';
 import { createComposeUpdateActivities } from '../activities/compose-update-activities';
@@ -8,6 +9,7 @@ import { createPowerActivities } from '../activities/power-activities';
 import { createRolloutActivities } from '../activities/rollout-activities';
 import { WatchHub, type WatchHubOptions } from '../activities/watch-hub';
 import type { ChainClient } from '../chain/client';
+import { launchBlueGreen } from '../client/bluegreen';
 import type { PhalaClient } from '../phala/client';
 import type { CodecKey } from '../temporal/codec';
 
@@ -25,7 +27,7 @@ export function createWorkerActivities(opts: WorkerActivityOptions) {
   const activities = {
     ...createDeployActivities({ phala: opts.phala, hub, codecKeys: opts.codecKeys, busyRetryMs: opts.busyRetryMs }),
     ...createPowerActivities({ phala: opts.phala, hub, busyRetryMs: opts.busyRetryMs }),
-    ...createBlueGreenActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
+    ...createBlueGreenActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs, launch: launchBlueGreen }),
     ...createChainActivities({ chain: opts.chain }),
     ...createComposeUpdateActivities({ phala: opts.phala, chain: opts.chain, busyRetryMs: opts.busyRetryMs }),
     ...createRolloutActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
