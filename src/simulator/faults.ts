@@ -5,6 +5,7 @@
 // Both come from a JSON profile at start and from the admin API at run time.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { globMatches } from '../domain/glob';
 import { matchPattern, splitPath } from './http/router';
 import { randomHex } from './ids';
 import type { Cvm } from './model';
@@ -45,7 +46,10 @@ export type AttestationFault = (typeof ATTESTATION_FAULTS)[number];
 const CvmFaultSchema = z
   .object({
     id: z.string().min(1).optional(),
-    /** Any identifier form; matched lazily, so it may name a CVM that does not exist yet. */
+    /**
+     * Any identifier form, or a name glob (`web-*`, for CVMs whose names are made at run time); matched lazily, so
+     * it may name a CVM that does not exist yet.
+     */
     cvm: z.string().min(1),
     neverReachTarget: z.boolean().optional(),
     /** Simulated milliseconds (scaled by timeScale) after reaching `running`. */
@@ -115,6 +119,8 @@ export interface FiredFaults {
   sse: RouteFault['sse'];
 }
 
+const cvmMatches = (raw: string, cvm: Cvm) => (/[*?]/.test(raw) ? globMatches(raw, cvm.name) : identifies(raw, cvm));
+
 export class FaultRegistry {
   private routes: RouteFault[] = [];
   private cvms: CvmFault[] = [];
@@ -176,7 +182,7 @@ export class FaultRegistry {
     cvm: Cvm,
     want: 'neverReachTarget' | 'crashAfterMs' | 'attestation' | 'attestationDelayMs',
   ): CvmFault | undefined {
-    const f = this.cvms.find((c) => c[want] !== undefined && c[want] !== false && identifies(c.cvm, cvm));
+    const f = this.cvms.find((c) => c[want] !== undefined && c[want] !== false && cvmMatches(c.cvm, cvm));
     if (f) this.consume(f);
     return f;
   }

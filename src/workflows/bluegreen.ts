@@ -369,6 +369,13 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
       'deployed',
       `${green.name}: app ${green.appId}, ${green.cvmIds.length} CVM(s), compose ${green.composeHash.slice(0, 12)}`,
     );
+    // The deploy's attestation gate (spec `attestation`) already held green to its compose; show its evidence.
+    for (const cvm of result.cvms)
+      if (cvm.attestation)
+        record(
+          'attested',
+          `${cvm.cvmId}: compose ${cvm.attestation.composeHash}, rtmr3 ${cvm.attestation.registers?.rtmr3.slice(0, 24)}…, quote ${cvm.attestation.quoteDigest?.slice(0, 16) ?? 'absent'}… ${cvm.attestation.quoteStatus}`,
+        );
   }
 
   async function healthGate(): Promise<void> {

@@ -56,6 +56,9 @@ describe('FaultRegistry', () => {
     expect(reg.cvmFault(cvm, 'attestation')?.attestation).toBe('non-replaying-log');
     expect(reg.cvmFault(cvm, 'attestation')).toBeUndefined();
     expect(() => parseFaultProfile({ cvms: [{ cvm: 'x', attestation: 'forged' }] })).toThrow(/cvms\.0\.attestation/);
+    reg.add({ cvms: [{ id: 'g', cvm: 'target-*', attestation: 'wrong-compose-hash' }] });
+    expect(reg.cvmFault(cvm, 'attestation')?.id).toBe('g');
+    expect(reg.cvmFault({ ...cvm, name: 'other-app' } as Cvm, 'attestation')).toBeUndefined();
   });
 
   it('finds CVM behaviour faults by any identifier and replaces rules with the same id', () => {
