@@ -3,18 +3,45 @@
 // one that attests another compose is refused with the measurement named and rolled back; an attestation that is
 // late is waited for, one that never comes fails at the gate's deadline.
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main';
 import { startDeploy, toDeployInput } from '../../src/client/deploy';
 import { deployWorkflowId } from '../../src/workflows/deploy-types';
 import { decodedHistoryText } from '../support/history';
 import { recordHistory } from '../support/replay';
 import { testSpec } from '../support/specs';
 import { startStack, type TestStack } from '../support/stack';
-import { TEST_CODEC_KEYS } from '../support/temporal';
+import { TEST_CODEC_KEY_TEXT, TEST_CODEC_KEYS, temporalTarget } from '../support/temporal';
 
 function failureMessage(err: unknown): string {
   expect(err).toBeInstanceOf(WorkflowFailedError);
   return (err as WorkflowFailedError).cause?.message ?? '';
+}
+
+/** The CLI in this process against the test stack: exit code and stdout. */
+async function cli(taskQueue: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  const env = {
+    TEMPORAL_ADDRESS: temporalTarget().address,
+    TEMPORAL_NAMESPACE: temporalTarget().namespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    CVMFLOW_CODEC_KEY: TEST_CODEC_KEY_TEXT,
+  };
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  let out = '';
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await main(['node', 'cvmflow', ...args]), out };
+  } finally {
+    stdout.mockRestore();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
 }
 
 describe('deploy with attestation required, on the real stack', () => {
@@ -51,6 +78,15 @@ describe('deploy with attestation required, on the real stack', () => {
     expect(history).toContain('"name":"rtmr3-replay","ok":true');
     expect(history).toContain(`"name":"compose-hash","ok":true,"expected":"${result.composeHash}"`);
     await recordHistory(handle, 'deploy-attested');
+
+    // `cvmflow status` shows which CVMs passed the gate; --json carries the evidence.
+    const text = await cli(stack.taskQueue, 'status', spec.name, '--all');
+    expect(text.code).toBe(0);
+    expect(text.out).toContain(`${result.cvms[0]!.cvmId.slice(0, 8)} running attested`);
+    const json = await cli(stack.taskQueue, 'status', spec.name, '--all', '--json');
+    const [line] = (JSON.parse(json.out) as { workflows: { cvms: { attestation?: { composeHash: string } }[] }[] })
+      .workflows;
+    expect(line!.cvms.map((c) => c.attestation?.composeHash)).toEqual([result.composeHash, result.composeHash]);
   });
 
   it('refuses a CVM that attests another compose, names the hashes, and rolls the deploy back', async () => {
