@@ -3,7 +3,7 @@
 // level from the collateral. A quote whose signature section is empty (the simulator's) is reported unsigned, never
 // verified; the collateral comes from a caller-given source so tests stay offline.
 import { createHash } from 'node:crypto';
-import { type Collateral, QuoteVerifier } from '@phala/dcap-qvl';
+import { type Collateral, getCollateral, QuoteVerifier } from '@phala/dcap-qvl';
 
 const HEADER = 48;
 const BODY = 584;
@@ -44,6 +44,12 @@ export const quoteDigest = (quote: Buffer) => createHash('sha256').update(quote)
 
 /** Where collateral comes from: a PCCS fetch in production, a recorded file in tests. */
 export type CollateralSource = (quote: Buffer) => Promise<Collateral>;
+
+/** Collateral from a PCCS (Intel's PCS API, v4 paths), e.g. the one in the worker's CVMFLOW_PCCS_URL. */
+export const pccsCollateral =
+  (pccsUrl: string): CollateralSource =>
+  (quote) =>
+    getCollateral(pccsUrl, quote);
 
 export interface SignatureResult {
   verified: boolean;
