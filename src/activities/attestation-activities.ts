@@ -3,6 +3,7 @@
 // up to the caller's deadline — kept in the heartbeat details so a retried attempt does not restart it — and hands
 // the rest to src/attestation. A refusal is non-retryable (AttestationRefused) and carries the verdict; an accepted
 // verdict is the activity's result, so the evidence is in workflow history.
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, activityInfo, cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
 import {
   type AttestationVerdict,
@@ -10,6 +11,7 @@ import {
   type QuotePolicy,
   verifyAttestation as verify,
 } from '../attestation';
+import type { ChainClient } from '../chain/client';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
 import { classified } from './failures';
@@ -20,6 +22,8 @@ export interface AttestationActivityDeps {
   collateral?: CollateralSource;
   /** Between reads while the attestation is not available yet. */
   pollMs?: number;
+  /** For on-chain apps: reads the app contract's compose-hash allow-list. */
+  chain?: ChainClient;
 }
 
 export interface AttestationGateInput {
@@ -33,6 +37,8 @@ export interface AttestationGateInput {
   quote: QuotePolicy;
   /** How long the CVM may take to present its attestation. */
   timeoutMs: number;
+  /** An on-chain app: the measured compose hash must also be on its contract's allow-list. */
+  onChainApp?: boolean;
 }
 
 /** The evidence recorded in history: the verdict and the CVM it is about. */
@@ -55,6 +61,19 @@ export function createAttestationActivities(deps: AttestationActivityDeps) {
     }
   }
 
+  /** Whether the app contract allows the compose hash the CVM measured (not the one we asked for). */
+  async function allowedOnChain(appId: string, att: { tcb_info: { app_compose: string } | null }): Promise<boolean> {
+    if (!deps.chain)
+      throw ApplicationFailure.create({
+        type: 'ChainNotConfigured',
+        nonRetryable: true,
+        message: 'the attestation of an on-chain app is checked against its contract: the worker needs ETH_RPC_URL',
+      });
+    const measured = createHash('sha256').update(att.tcb_info!.app_compose, 'utf8').digest('hex');
+    const address = appId.startsWith('0x') ? appId : `0x${appId}`;
+    return deps.chain.isComposeHashAllowed({ appId: address, composeHash: `0x${measured}` });
+  }
+
   return {
     async verifyAttestation(input: AttestationGateInput): Promise<AttestationEvidence> {
       return classified(`attestation of CVM ${input.cvmId}`, async () => {
@@ -69,9 +88,15 @@ export function createAttestationActivities(deps: AttestationActivityDeps) {
           heartbeat(cp);
           const att = await read(input.cvmId, signal);
           if (att) {
+            const appId = input.appId ?? String(cvm.app_id);
             const verdict = await verify(
               att,
-              { composeHash: input.composeHash, appId: input.appId ?? String(cvm.app_id), osImages },
+              {
+                composeHash: input.composeHash,
+                appId,
+                osImages,
+                ...(input.onChainApp ? { measuredComposeHashOnChain: await allowedOnChain(appId, att) } : {}),
+              },
               { quote: input.quote, collateral: deps.collateral },
             );
             const evidence = { cvmId: input.cvmId, ...verdict };

@@ -41,6 +41,8 @@ export interface AttestationExpectations {
   osImages?: readonly string[];
   /** For on-chain apps: the compose hashes the app contract allows; the measured one must be among them. */
   allowedComposeHashes?: readonly string[];
+  /** For on-chain apps: whether the app contract allows the measured compose hash (read by the caller). */
+  measuredComposeHashOnChain?: boolean;
 }
 
 export interface VerifyOptions {
@@ -126,6 +128,15 @@ export async function verifyAttestation(
       `one of [${allowed.join(', ')}]`,
       measuredCompose,
       allowed.includes(measuredCompose),
+    );
+  }
+  if (expect.measuredComposeHashOnChain !== undefined) {
+    const allowed = expect.measuredComposeHashOnChain;
+    check(
+      'compose-hash-on-chain',
+      'allowed by the app contract',
+      allowed ? 'allowed' : `not allowed: ${measuredCompose}`,
+      allowed,
     );
   }
   check('app-id-event', hex(expect.appId), runtimePayload(log, 'app-id') ?? 'absent');

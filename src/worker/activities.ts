@@ -37,6 +37,7 @@ export function createWorkerActivities(opts: WorkerActivityOptions) {
     ...createRolloutActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
     ...createAttestationActivities({
       phala: opts.phala,
+      chain: opts.chain,
       collateral: opts.collateral,
       pollMs: opts.attestationPollMs,
     }),

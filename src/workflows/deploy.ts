@@ -99,6 +99,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       osImages: gate.osImages,
       quote: gate.quote,
       timeoutMs: gate.timeoutMs,
+      onChainApp: input.kms !== 'phala',
     });
     attestations.set(cvmId, {
       composeHash: v.composeHash,

@@ -75,6 +75,16 @@ describe('verifyAttestation on simulated attestations', () => {
     expect(v.reason).toBe(`compose-hash-on-chain: expected one of [${'bb'.repeat(32)}], got ${composeHash}`);
   });
 
+  it('reports whether the app contract allows the measured compose hash', async () => {
+    const allowed = await verifyAttestation(report(), { ...expectations, measuredComposeHashOnChain: true });
+    expect(allowed.checks.find((c) => c.name === 'compose-hash-on-chain')).toMatchObject({ ok: true });
+    expect(allowed.ok).toBe(true);
+    const refused = await verifyAttestation(report(), { ...expectations, measuredComposeHashOnChain: false });
+    expect(refused.reason).toBe(
+      `compose-hash-on-chain: expected allowed by the app contract, got not allowed: ${composeHash}`,
+    );
+  });
+
   it('refuses an event whose payload no longer matches its digest', async () => {
     const att = buildAttestation(input);
     const event = att.tcbInfo.event_log.find((e) => e.event === 'compose-hash')!;
