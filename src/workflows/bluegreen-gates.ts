@@ -61,6 +61,13 @@ export async function deployGreen(run: BlueGreenRun): Promise<void> {
     'deployed',
     `${green.name}: app ${green.appId}, ${green.cvmIds.length} CVM(s), compose ${green.composeHash.slice(0, 12)}`,
   );
+  // The deploy's attestation gate (spec `attestation`) already held green to its compose; show its evidence.
+  for (const cvm of result.cvms)
+    if (cvm.attestation)
+      run.record(
+        'attested',
+        `${cvm.cvmId}: compose ${cvm.attestation.composeHash}, rtmr3 ${cvm.attestation.registers?.rtmr3.slice(0, 24)}…, quote ${cvm.attestation.quoteDigest?.slice(0, 16) ?? 'absent'}… ${cvm.attestation.quoteStatus}`,
+      );
   run.childRunning = false;
 }
 

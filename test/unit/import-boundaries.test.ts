@@ -24,6 +24,9 @@ const RULES: Record<string, Rule> = {
   phala: {
     deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'chain', 'dev', TEMPORAL],
   },
+  attestation: {
+    deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'chain', 'dev', TEMPORAL],
+  },
   chain: { deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', TEMPORAL] },
   spec: {
     deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'phala', 'chain', TEMPORAL],
