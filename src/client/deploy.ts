@@ -72,6 +72,15 @@ export function toDeployInput(
     ...(spec.onchain?.approval === 'external'
       ? { approval: { mode: 'external' as const, deadlineMs: spec.onchain.deadlineMs } }
       : {}),
+    ...(spec.attestation?.require
+      ? {
+          attestation: {
+            ...(spec.attestation.osImages ? { osImages: spec.attestation.osImages } : {}),
+            quote: spec.attestation.quote,
+            timeoutMs: spec.attestation.timeoutMs,
+          },
+        }
+      : {}),
     ...tuning,
   };
 }

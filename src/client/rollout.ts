@@ -87,7 +87,18 @@ export function toRolloutConfig(spec: RolloutSpec, sealedEnv: string | undefined
       ...(sealedEnv ? { sealedEnv } : {}),
     },
     strategy: spec.strategy,
-    health: spec.health,
+    health: {
+      ...spec.health,
+      ...(spec.attestation?.require
+        ? {
+            attestation: {
+              ...(spec.attestation.osImages ? { osImages: spec.attestation.osImages } : {}),
+              quote: spec.attestation.quote,
+              timeoutMs: spec.attestation.timeoutMs,
+            },
+          }
+        : {}),
+    },
     deadlines: spec.deadlines,
     failureBudget: spec.failureBudget,
     autoRevert: spec.autoRevert,

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type Calendar, calendarSchema } from '../calendar';
+import { type AttestationSpec, attestationSchema } from './attestation';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
 import { durationSchema } from './duration';
@@ -47,6 +48,8 @@ export interface RolloutSpec {
   autoRevert: boolean;
   onBusy: 'wait' | 'skip';
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
+  /** When present with `require`, each CVM's health gate also requires its attestation to verify. */
+  attestation?: AttestationSpec;
 }
 
 const WINDOW_STATES = ['open', 'closed', 'frozen'] as const;
@@ -255,6 +258,7 @@ function buildRolloutSchema(ctx: SpecContext) {
       autoRevert: z.boolean({ error: expected('true or false') }).default(true),
       onBusy: choice(['wait', 'skip']).default('wait'),
       windows: windows.optional(),
+      attestation: attestationSchema.optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, version, strategy, …'),
   ).transform(

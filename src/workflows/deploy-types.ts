@@ -63,6 +63,26 @@ export interface DeployInput {
   heartbeatTimeoutMs?: number;
   /** Per-attempt timeout of one API call. */
   apiAttemptTimeoutMs?: number;
+  /** Set when the spec requires attestation: a CVM counts as running only once its attestation verifies. */
+  attestation?: AttestationGate;
+}
+
+/** The attestation gate's settings (spec `attestation` with `require: true`). */
+export interface AttestationGate {
+  /** Allowed `os-image-hash` measurements; absent: the image the API reports for the CVM. */
+  osImages?: string[];
+  quote: 'required' | 'if-present' | 'ignore';
+  timeoutMs: number;
+}
+
+/** The evidence a CVM's accepted attestation leaves in progress and result (the full verdict is in history). */
+export interface AttestationSummary {
+  composeHash: string | null;
+  registers: { mrtd: string; rtmr0: string; rtmr1: string; rtmr2: string; rtmr3: string } | null;
+  quoteDigest: string | null;
+  quoteVerified: boolean;
+  quoteStatus: string;
+  checks: number;
 }
 
 export interface DeployedCvm {
@@ -71,6 +91,8 @@ export interface DeployedCvm {
   status: string;
   /** Whether this run created the CVM (false: it existed and was updated). */
   created: boolean;
+  /** Present when the CVM passed the attestation gate. */
+  attestation?: AttestationSummary;
 }
 
 export interface DeployResult {

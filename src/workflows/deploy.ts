@@ -15,16 +15,18 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { createAttestationActivities } from '../activities/attestation-activities';
 import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
 import { auditEntry, requestReason } from '../domain/audit-input';
-import { apiOptions, chainOptions, watchOptions } from './activity-options';
+import { apiOptions, chainOptions, heartbeatingWait, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { type ComposeUpdateOps, restoreCompose, updateCompose } from './compose-update';
 import { Mutex, runBounded } from './concurrency';
 import {
   type ApprovalAccepted,
+  type AttestationSummary,
   approvalQuery,
   type DeployedCvm,
   type DeployInput,
@@ -43,6 +45,7 @@ import { phaseReporter } from './observe';
 
 type Activities = ReturnType<typeof createDeployActivities> & ComposeUpdateActivities;
 type ChainActivities = ReturnType<typeof createChainActivities>;
+type AttestationActivities = ReturnType<typeof createAttestationActivities>;
 
 export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const t = input.timeouts;
@@ -53,6 +56,9 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const watch = proxyActivities<Activities>(watchOptions(input, t.runningMs));
   const rollback = proxyActivities<Activities>(apiOptions(input, t.rollbackMs));
   const chainOps = proxyActivities<ChainActivities>(chainOptions(input, t.commitMs));
+  const attest = proxyActivities<AttestationActivities>(
+    heartbeatingWait(input.attestation?.timeoutMs ?? 0, input.heartbeatTimeoutMs ?? 20_000),
+  );
 
   const progress: DeployStatus = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
   setHandler(deployStatusQuery, () => progress);
@@ -79,6 +85,40 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       timeoutS: input.watch.timeoutS,
       expectComposeHash,
     });
+  // Evidence of the CVMs that passed the attestation gate, by CVM id.
+  const attestations = new Map<string, AttestationSummary>();
+  /**
+   * When the spec requires it, a running CVM must also prove it runs `composeHash` (src/attestation); a refusal
+   * fails this step like a CVM that never ran. Only specs that ask reach patched(), so older histories replay as
+   * they ran.
+   */
+  async function attested(cvmId: string, composeHash: string): Promise<void> {
+    const gate = input.attestation;
+    if (!gate || !patched('attestation-gate')) return;
+    const v = await attest.verifyAttestation({
+      cvmId,
+      composeHash,
+      appId: progress.appId,
+      osImages: gate.osImages,
+      quote: gate.quote,
+      timeoutMs: gate.timeoutMs,
+      onChainApp: input.kms !== 'phala',
+    });
+    attestations.set(cvmId, {
+      composeHash: v.composeHash,
+      registers: v.registers,
+      quoteDigest: v.quoteDigest,
+      quoteVerified: v.quoteVerified,
+      quoteStatus: v.quoteStatus,
+      checks: v.checks.length,
+    });
+    log.info('attestation accepted', { cvmId, composeHash, quoteStatus: v.quoteStatus });
+  }
+  const watchRunningAttested = async (cvmId: string, composeHash: string) => {
+    const state = await watchRunning(cvmId, composeHash);
+    await attested(cvmId, composeHash);
+    return state;
+  };
   // External approval (`approval: external`): what the owner must send, and the transaction that did it.
   let pendingApproval: PendingApproval | null = null;
   let accepted: ApprovalAccepted | undefined;
@@ -181,7 +221,9 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
     enter('update');
   }
 
-  const record = (cvm: DeployedCvm) => {
+  const record = (entry: DeployedCvm) => {
+    const evidence = attestations.get(entry.cvmId);
+    const cvm = evidence ? { ...entry, attestation: evidence } : entry;
     const i = progress.cvms.findIndex((c) => c.cvmId === cvm.cvmId);
     if (i >= 0) progress.cvms[i] = cvm;
     else progress.cvms.push(cvm);
@@ -243,6 +285,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
 
     enter('running');
     const first = await watchRunning(primary.cvmId);
+    await attested(primary.cvmId, provisioned.composeHash);
     record({ ...primary, status: first.status, created: true });
 
     if (input.replicas > 1) {
@@ -268,6 +311,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
         });
         record({ ...replica, created: true });
         const state = await watchRunning(replica.cvmId);
+        await attested(replica.cvmId, provisioned.composeHash);
         record({ ...replica, status: state.status, created: true });
       });
     }
@@ -327,8 +371,12 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       approve: approveComposeHash,
       commit: commit.composeCommit,
       watchRunning: async (cvmId, composeHash) => {
-        await watchRunning(cvmId, composeHash);
+        await watchRunningAttested(cvmId, composeHash);
       },
+    };
+    // A restored compose is the one the CVM ran before: no gate there (rolling back must not wait on it).
+    const watchRestored = async (cvmId: string, composeHash: string) => {
+      await watchRunning(cvmId, composeHash);
     };
     const change = {
       dockerCompose: input.dockerCompose,
@@ -348,7 +396,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
           changing: (p) =>
             compensations.add(`restore compose ${p.previousComposeHash.slice(0, 12)} on ${cvm.cvmId}`, async () => {
               const r = await restoreCompose(
-                { restore: rollback.composeRestore, watchRunning: ops.watchRunning },
+                { restore: rollback.composeRestore, watchRunning: watchRestored },
                 {
                   cvmId: cvm.cvmId,
                   restore: p.restore,

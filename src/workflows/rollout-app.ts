@@ -17,6 +17,7 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
+import type { createAttestationActivities } from '../activities/attestation-activities';
 import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
@@ -39,6 +40,7 @@ import {
 
 type Activities = ReturnType<typeof createDeployActivities> & RolloutActivities & ComposeUpdateActivities;
 type ChainActivities = ReturnType<typeof createChainActivities>;
+type AttestationActivities = ReturnType<typeof createAttestationActivities>;
 
 const DEFAULTS = {
   apiAttemptTimeoutMs: 30_000,
@@ -167,6 +169,21 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
         deadlineMs,
         pollMs: tuning.healthPollMs,
       });
+    }
+    // Only rollouts whose spec asks reach patched(), so older histories replay as they ran.
+    if (h.attestation && c.to && patched('attestation-gate')) {
+      const waitMs = Math.max(1, Math.min(h.attestation.timeoutMs, deadlineMs - Date.now()));
+      const v = await proxyActivities<AttestationActivities>(
+        heartbeatingWait(waitMs, tuning.heartbeatTimeoutMs),
+      ).verifyAttestation({
+        cvmId: c.cvmId,
+        composeHash: c.to,
+        appId: c.appId,
+        osImages: h.attestation.osImages,
+        quote: h.attestation.quote,
+        timeoutMs: waitMs,
+      });
+      c.attested = `compose ${v.composeHash}, rtmr3 ${v.registers?.rtmr3.slice(0, 24)}…, quote ${v.quoteStatus}`;
     }
     c.state = 'healthy';
     c.reason = undefined;

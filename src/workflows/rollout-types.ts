@@ -3,7 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Calendar } from '../calendar';
 import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 import type { RestorePatch } from './compose-update-types';
-import type { DeployStatus } from './deploy-types';
+import type { AttestationGate, DeployStatus } from './deploy-types';
 import type { ScheduleClock } from './power-types';
 
 export type { RestorePatch };
@@ -65,7 +65,8 @@ export interface RolloutConfig {
   version: RolloutVersion;
   strategy: RolloutStrategy;
   /** A CVM counts as updated once it runs the new compose and stays healthy this long. */
-  health: { minHealthyMs: number; http?: HttpCheck };
+  /** `attestation`: each CVM's gate also requires its attestation to prove the rolled-out compose (spec `attestation`). */
+  health: { minHealthyMs: number; http?: HttpCheck; attestation?: AttestationGate };
   /** cvmMs: from a CVM's first call to healthy; waveMs: from a wave's start to its last CVM done. */
   deadlines: { cvmMs: number; waveMs: number };
   /** Failed CVMs the rollout tolerates; one more stops it. */
@@ -157,6 +158,8 @@ export interface CvmRecord {
   from?: string;
   to?: string;
   restore?: string;
+  /** The accepted attestation's evidence, in one line (when the rollout requires attestation). */
+  attested?: string;
   startedAtMs?: number;
   endedAtMs?: number;
 }

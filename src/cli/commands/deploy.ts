@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
-import type { DeployStatus, PendingApproval } from '../../workflows/deploy-types';
+import type { AttestationSummary, DeployStatus, PendingApproval } from '../../workflows/deploy-types';
 import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
@@ -34,8 +34,18 @@ export function renderApproval(a: PendingApproval): string[] {
   return lines;
 }
 
+/** A CVM's attestation evidence in one line: what it proved, and whether the quote was verified or only parsed. */
+function attestationText(a: AttestationSummary | undefined): string {
+  if (!a) return '';
+  return `  attested: compose ${a.composeHash?.slice(0, 12)}, rtmr3 ${a.registers?.rtmr3.slice(0, 12)}…, quote ${a.quoteDigest?.slice(0, 12) ?? 'absent'} ${a.quoteStatus}`;
+}
+
 function renderProgress(p: DeployStatus): string {
-  const cvms = p.cvms.map((c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}`).join(', ');
+  const cvms = p.cvms
+    .map(
+      (c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}${c.attestation ? ' attested' : ''}`,
+    )
+    .join(', ');
   return `${p.app}: ${p.phase}${p.mode ? ` (${p.mode})` : ''}${cvms ? ` — ${cvms}` : ''}`;
 }
 
@@ -124,7 +134,9 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
         report(opts.json, { ...ids, ...result }, () => [
           `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
-          ...result.cvms.map((c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`),
+          ...result.cvms.map(
+            (c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}${attestationText(c.attestation)}`,
+          ),
         ]);
       });
     });

@@ -56,7 +56,8 @@ const counts = (c: Partial<Record<string, number>>) =>
 
 function renderCvm(c: CvmRecord): string {
   const hash = c.to ? ` ${c.from?.slice(0, 8) ?? '?'}→${c.to.slice(0, 8)}` : '';
-  return `  ${c.name.padEnd(24)} ${c.cvmId}  wave ${c.wave}  ${c.state}${hash}${c.reason ? ` — ${c.reason}` : ''}`;
+  const attested = c.attested ? ` — attested: ${c.attested}` : '';
+  return `  ${c.name.padEnd(24)} ${c.cvmId}  wave ${c.wave}  ${c.state}${hash}${c.reason ? ` — ${c.reason}` : ''}${attested}`;
 }
 
 /** Why and who; a worker that predates `reason` reports only `note`. */
