@@ -184,6 +184,27 @@ function cvmView(raw: Record<string, unknown>): CvmView {
   return view;
 }
 
+/**
+ * The attestation verdicts cvmflow's own gates recorded (a deploy's accepted attestations, a rollout's `attested`
+ * lines), by CVM id: what the Apps page shows for CVMs whose list item carries no verdict of its own.
+ */
+export function recordedVerdicts(
+  deploys: { progress?: DeployProgress }[],
+  rollouts: { rollout?: { cvms: { cvmId: string; attested?: string }[] } }[],
+): Map<string, string> {
+  const verdicts = new Map<string, string>();
+  for (const d of deploys)
+    for (const c of d.progress?.cvms ?? [])
+      if (c.attestation)
+        verdicts.set(
+          c.cvmId,
+          `${c.attestation.quoteVerified ? 'verified' : 'not verified'} (quote ${c.attestation.quoteStatus}, ${c.attestation.checks} checks)`,
+        );
+  for (const r of rollouts)
+    for (const c of r.rollout?.cvms ?? []) if (c.attested) verdicts.set(c.cvmId, `verified: ${c.attested}`);
+  return verdicts;
+}
+
 function groupApps(cvms: CvmView[], workflows: WorkflowRef[]): AppView[] {
   const apps = new Map<string, AppView>();
   for (const c of cvms) {
@@ -198,6 +219,13 @@ function groupApps(cvms: CvmView[], workflows: WorkflowRef[]): AppView[] {
     apps.set(w.app, app);
   }
   return [...apps.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function withVerdicts(cvms: CvmView[], verdicts: Map<string, string>): CvmView[] {
+  return cvms.map((c) => {
+    const recorded = verdicts.get(c.cvmId) ?? (c.vmUuid ? verdicts.get(c.vmUuid) : undefined);
+    return c.attestation || !recorded ? c : { ...c, attestation: recorded };
+  });
 }
 
 export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
@@ -277,7 +305,7 @@ export async function readSnapshot(source: SnapshotSource): Promise<Snapshot> {
     atMs: nowMs,
     namespace: source.namespace,
     ...(source.temporalUiUrl ? { temporalUiUrl: source.temporalUiUrl } : {}),
-    apps: groupApps(cvms, workflows),
+    apps: groupApps(withVerdicts(cvms, recordedVerdicts(deploys, rollouts)), workflows),
     workflows,
     deploys,
     rollouts,

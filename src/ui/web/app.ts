@@ -143,7 +143,7 @@ function AppsPage({ snap }: { snap: Snapshot }): Node {
             (
               c,
             ) => html`<tr><td title=${c.cvmId}>${c.cvmId.slice(0, 14)}</td><td>${badge(c.status)}</td><td>${c.node ?? '–'}</td>
-              <td class="mono">${short(c.composeHash)}</td><td>${c.version ?? '–'}</td><td>${c.attestation ? badge(c.attestation) : html`<span class="muted">–</span>`}</td></tr>`,
+              <td class="mono">${short(c.composeHash)}</td><td>${c.version ?? '–'}</td><td>${c.attestation ? html`<span class=${`badge attestation s-${c.attestation.split(/[\s:(]/)[0]!.toLowerCase()}`}>${c.attestation}</span>` : html`<span class="muted">–</span>`}</td></tr>`,
           )}</tbody></table>`
           : html`<p class="muted">no live CVM</p>`
       }
