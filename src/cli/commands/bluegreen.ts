@@ -22,6 +22,7 @@ import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printJson, report } from '../output';
+import { startProgressTicker } from '../progress-ticker';
 import { withClient } from '../temporal';
 
 /** A rejected request is the user's to fix (exit 2, with the workflow's reason); anything else exits 1. */
@@ -134,16 +135,13 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           );
           return;
         }
-        let last = '';
-        const ticker = setInterval(async () => {
-          const line = await getBlueGreenStatus(client, spec.name)
-            .then((v) => `${spec.name}: ${v.status.phase}${v.status.green ? ` (${v.status.green.name})` : ''}`)
-            .catch(() => '');
-          if (line && line !== last) {
-            last = line;
-            note(line);
-          }
-        }, 1000);
+        const ticker = startProgressTicker(
+          () =>
+            getBlueGreenStatus(client, spec.name).then(
+              (v) => `${spec.name}: ${v.status.phase}${v.status.green ? ` (${v.status.green.name})` : ''}`,
+            ),
+          note,
+        );
         let result: BlueGreenResult;
         try {
           result = await awaitBlueGreen(client, spec.name, outcome.runId);
@@ -159,7 +157,7 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
             });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
-          clearInterval(ticker);
+          await ticker.stop();
         }
         // The ids beside the result, so automation (the GitHub Action) can link the run it waited for.
         report(opts.json, { workflowId: outcome.workflowId, runId: outcome.runId, ...result }, () =>

@@ -7,6 +7,7 @@ import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, wasCancelled, workflowFailureMessage } from '../failure';
 import { printNote as note, printLine as print, printJson, report } from '../output';
+import { startProgressTicker } from '../progress-ticker';
 import { withClient } from '../temporal';
 
 // The Temporal client (and the SDK behind it) loads only once a spec has been validated: a refused spec is answered
@@ -99,17 +100,13 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
           );
           return;
         }
-        let last = '';
-        const ticker = setInterval(async () => {
-          const line = await handle
-            .query<DeployStatus>('status') // deployStatusQuery's name: its module would load the workflow SDK here
-            .then((p) => renderProgress(p))
-            .catch(() => '');
-          if (line && line !== last) {
-            last = line;
-            note(line);
-          }
-        }, 1000);
+        const ticker = startProgressTicker(
+          () =>
+            handle
+              .query<DeployStatus>('status') // deployStatusQuery's name: its module would load the workflow SDK here
+              .then((p) => renderProgress(p)),
+          note,
+        );
         let result: Awaited<ReturnType<typeof handle.result>>;
         try {
           result = await handle.result();
@@ -128,7 +125,7 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
             });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
-          clearInterval(ticker);
+          await ticker.stop();
         }
         // The ids beside the result, so automation (the GitHub Action) can link the run it waited for.
         const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };

@@ -37,6 +37,7 @@ import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printLine as print, printJson, report } from '../output';
+import { startProgressTicker } from '../progress-ticker';
 import { withClient } from '../temporal';
 
 /** A rejected request is the user's to fix (exit 2); anything else is a failure (exit 1). */
@@ -189,14 +190,13 @@ an app another deployment holds, and waits for it or skips it (onBusy). Every co
           );
           return;
         }
-        let last = '';
-        const ticker = setInterval(async () => {
-          const s = await getRolloutStatus(client, handle.workflowId).catch(() => undefined);
-          const line = s ? `${s.phase}${s.waiting ? `: ${s.waiting}` : ''} — ${counts(s.counts)}` : '';
-          if (!line || line === last) return;
-          last = line;
-          note(line);
-        }, 1000);
+        const ticker = startProgressTicker(
+          () =>
+            getRolloutStatus(client, handle.workflowId).then(
+              (s) => `${s.phase}${s.waiting ? `: ${s.waiting}` : ''} — ${counts(s.counts)}`,
+            ),
+          note,
+        );
         let result: RolloutResult;
         try {
           result = await handle.result();
@@ -206,7 +206,7 @@ an app another deployment holds, and waits for it or skips it (onBusy). Every co
             printJson({ rolloutId: handle.workflowId, runId: handle.firstExecutionRunId, status: 'failed', error });
           throw new CommandFailure(error, { jsonPrinted: opts.json });
         } finally {
-          clearInterval(ticker);
+          await ticker.stop();
         }
         const summary = `rollout ${result.rolloutId} ${result.outcome}${result.reason ? ` (${result.reason})` : ''}: ${counts(result.counts)}`;
         if (opts.json) printJson({ ...result, runId: handle.firstExecutionRunId });
