@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type Calendar, calendarSchema } from '../calendar';
+import { type MetricSpec, metricsSchema } from './analysis';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
 import { durationSchema } from './duration';
@@ -47,6 +48,13 @@ export interface RolloutSpec {
   autoRevert: boolean;
   onBusy: 'wait' | 'skip';
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
+  /** Metrics measured after each wave's CVMs are healthy; a failure spends the budget or aborts (and reverts). */
+  analysis?: RolloutAnalysisSpec;
+}
+
+export interface RolloutAnalysisSpec {
+  metrics: MetricSpec[];
+  onFailure: 'budget' | 'abort';
 }
 
 const WINDOW_STATES = ['open', 'closed', 'frozen'] as const;
@@ -255,6 +263,10 @@ function buildRolloutSchema(ctx: SpecContext) {
       autoRevert: z.boolean({ error: expected('true or false') }).default(true),
       onBusy: choice(['wait', 'skip']).default('wait'),
       windows: windows.optional(),
+      analysis: strictObject({
+        metrics: metricsSchema(ctx),
+        onFailure: choice(['budget', 'abort']).default('abort'),
+      }).optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, version, strategy, …'),
   ).transform(

@@ -1,4 +1,5 @@
 // Builds the activities a cvmflow worker registers, with the process-wide watch hub they share.
+import { createAnalysisActivities } from '../activities/analysis-activities';
 import { createBlueGreenActivities } from '../activities/bluegreen-activities';
 import { createChainActivities } from '../activities/chain-activities';
 import { createComposeUpdateActivities } from '../activities/compose-update-activities';
@@ -29,6 +30,7 @@ export function createWorkerActivities(opts: WorkerActivityOptions) {
     ...createChainActivities({ chain: opts.chain }),
     ...createComposeUpdateActivities({ phala: opts.phala, chain: opts.chain, busyRetryMs: opts.busyRetryMs }),
     ...createRolloutActivities({ phala: opts.phala, busyRetryMs: opts.busyRetryMs }),
+    ...createAnalysisActivities(),
   };
   return { activities, hub, close: () => hub.close() };
 }

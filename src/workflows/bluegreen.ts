@@ -23,12 +23,16 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { AnalysisActivities } from '../activities/analysis-activities';
 import type { BlueGreenActivities } from '../activities/bluegreen-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RouteTable, Upstream } from '../router/types';
 import { NON_RETRYABLE_TYPES, watchOptions } from './activity-options';
+import { analysisBoundMs, metricLines, summedTally } from './analysis-report';
 import {
   type Actor,
+  type AnalysisCheck,
+  type AnalysisReport,
   abortUpdate,
   type BlueGreenInput,
   type BlueGreenMemo,
@@ -42,6 +46,7 @@ import {
   greenName,
   type HistoryEntry,
   MEMO_KEY,
+  type MetricAnalysis,
   type PromoteResult,
   pauseUpdate,
   promoteUpdate,
@@ -100,14 +105,14 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
       cancellationType: 'TRY_CANCEL',
       retry: { ...retry, maximumAttempts: 5 },
     });
-  const analysisBoundMs = (c: { count: number; errorLimit: number; intervalMs: number; timeoutMs: number }) =>
-    (c.count + c.errorLimit + 1) * (c.intervalMs + c.timeoutMs);
+  const webCheckBoundMs = (c: AnalysisCheck) => (c.count + c.errorLimit + 1) * (c.intervalMs + c.timeoutMs);
   const watch = proxyActivities<DeployActivities>(watchOptions(input.deploy, input.deploy.timeouts.runningMs));
 
   // ------------------------------------------------------------------------------------------------------------
   // State
 
   const history: HistoryEntry[] = [];
+  const analyses: AnalysisReport[] = [];
   let phase: BlueGreenPhase = 'starting';
   let blue: Deployment | undefined;
   let green: Deployment | undefined;
@@ -214,6 +219,7 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
     ...(warmUntil !== undefined && phase === 'warm' ? { rollbackUntilMs: warmUntil } : {}),
     history,
     ...(lastError ? { lastError } : {}),
+    ...(analyses.length ? { analyses } : {}),
   });
   setHandler(blueGreenStatusQuery, status);
 
@@ -396,6 +402,27 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
     };
   }
 
+  /** A web check (bgAnalysis, as always) or, for a spec with `metrics`, the metric analysis (issue 23). */
+  async function analyse(check: AnalysisCheck | MetricAnalysis, which: 'pre' | 'post') {
+    if (!('metrics' in check && patched('metric-analysis')))
+      return checks(webCheckBoundMs(check as AnalysisCheck)).bgAnalysis({
+        check: check as AnalysisCheck,
+        vars: analysisVars(which),
+      });
+    const result = await proxyActivities<AnalysisActivities>({
+      startToCloseTimeout: analysisBoundMs(check.metrics) + 60_000,
+      heartbeatTimeout: tuning.heartbeatTimeoutMs,
+      cancellationType: 'TRY_CANCEL',
+      retry: { ...retry, maximumAttempts: 5 },
+    }).analysisRun({
+      metrics: check.metrics,
+      vars: { ...analysisVars(which), cvm: green!.cvmIds.join('|') },
+    });
+    analyses.push({ ...result, step: which === 'pre' ? 'pre-promotion' : 'post-promotion', atMs: now() });
+    for (const line of metricLines(result)) record('analysis', line);
+    return { verdict: result.verdict, tally: summedTally(result), last: result.reason };
+  }
+
   async function previewGreen(): Promise<'manual' | 'automatic'> {
     enter(
       'preview',
@@ -460,7 +487,7 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
     const check = policy.analysis.postPromotion;
     if (!check) return;
     enter('post-analysis');
-    const result = await checks(analysisBoundMs(check)).bgAnalysis({ check, vars: analysisVars('post') });
+    const result = await analyse(check, 'post');
     record(
       'analysis',
       `post-promotion analysis: ${result.verdict} (${result.tally.passes} pass, ${result.tally.failures} fail, ${result.tally.inconclusive} inconclusive, ${result.tally.errors} errors; last: ${result.last})`,
@@ -609,7 +636,7 @@ export async function blueGreen(input: BlueGreenInput): Promise<BlueGreenResult>
       if (policy.analysis.prePromotion) {
         enter('pre-analysis');
         const check = policy.analysis.prePromotion;
-        const result = await checks(analysisBoundMs(check)).bgAnalysis({ check, vars: analysisVars('pre') });
+        const result = await analyse(check, 'pre');
         record('analysis', `pre-promotion analysis: ${result.verdict} (last: ${result.last})`);
         if (result.verdict === 'fail' || result.verdict === 'error')
           throw new RunEnd('failed', `pre-promotion analysis ${result.verdict}: ${result.last}`, {

@@ -1,5 +1,6 @@
 // Types and message definitions shared by the rollout workflows, their activities and their clients (no I/O).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { Calendar } from '../calendar';
 import type { RestorePatch } from './compose-update-types';
 import type { ScheduleClock } from './power-types';
@@ -73,6 +74,18 @@ export interface RolloutConfig {
   /** An app held by another deployment: wait for it, or skip its CVMs in this wave. */
   onBusy: 'wait' | 'skip';
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
+  /**
+   * Metrics measured after each wave's CVMs are healthy. A failed analysis spends one of the failure budget
+   * (`budget`) or fails the rollout (`abort`, then autoRevert puts the CVMs back); an analysis that errs (no usable
+   * answers) or is inconclusive pauses the rollout until someone resumes or aborts it.
+   */
+  analysis?: { metrics: MetricSpec[]; onFailure: 'budget' | 'abort' };
+}
+
+/** A wave's metric analysis as the status shows it. */
+export interface WaveAnalysis extends AnalysisResult {
+  wave: number;
+  atMs: number;
 }
 
 /** Knobs of the workflows themselves rather than of the rollout; defaults suit production. */
@@ -279,6 +292,8 @@ export type RolloutPhase =
   | 'frozen'
   | 'paused'
   | 'awaiting-promotion'
+  /** A wave's metric analysis runs (issue 23). */
+  | 'analysing'
   | 'pausing'
   | 'updating'
   | 'reverting'
@@ -332,6 +347,8 @@ export interface RolloutCarried {
   abort?: { note: string; revert: boolean; atMs: number };
   /** The wave whose manual pause was promoted (the pause before it is over). */
   promotedWave?: number;
+  /** The latest waves' metric analyses (issue 23). */
+  analyses?: WaveAnalysis[];
   startedAtMs: number;
   runs: number;
 }
@@ -368,6 +385,8 @@ export interface RolloutStatus {
   records: AuditRecord[];
   foldedRecords: number;
   run: number;
+  /** The latest waves' metric analyses, with every metric's measurements (query, value, verdict). */
+  analyses?: WaveAnalysis[];
 }
 
 export interface RolloutResult {

@@ -21,11 +21,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { AnalysisActivities } from '../activities/analysis-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
 import { formatInstant, safeParseCalendar } from '../calendar';
 import { iso } from '../domain/time';
 import { NON_RETRYABLE_TYPES } from './activity-options';
+import { analysisBoundMs, metricLines } from './analysis-report';
 import { SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
 import { phaseReporter } from './observe';
@@ -82,6 +84,8 @@ const DEFAULTS = { maxWavesPerRun: 20, maxRecords: 200, apiAttemptTimeoutMs: 30_
 const MAX_NAMED_APPS = 10;
 const RETRY = { initialInterval: 1000, backoffCoefficient: 2, maximumInterval: 10_000, maximumAttempts: 5 };
 const SCHEDULED_BY = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
+/** Wave analyses kept in state (each carries its last measurements). */
+const MAX_ANALYSES = 10;
 const FINISHED: RolloutPhase[] = ['reverting', 'succeeded', 'failed', 'aborted'];
 
 interface RunningWave {
@@ -486,6 +490,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       records: st.records,
       foldedRecords: st.foldedRecords,
       run: st.runs,
+      ...(st.analyses?.length ? { analyses: st.analyses } : {}),
     };
   }
 
@@ -574,6 +579,47 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     throw ApplicationFailure.create({ type: 'ApprovalNeeded', nonRetryable: true, message, details: [needed] });
   }
 
+  /**
+   * The wave's metric analysis, once its CVMs are healthy: a failure spends the budget or fails the rollout (the
+   * returned reason); errors and inconclusive results pause it until someone resumes or aborts.
+   */
+  async function analyseWave(wave: number, analysis: NonNullable<typeof config.analysis>): Promise<string | undefined> {
+    const updated = st.cvms.filter((c) => c.wave === wave && c.state === 'healthy');
+    if (!updated.length) return undefined;
+    setPhase('analysing', `wave ${wave}: ${analysis.metrics.length} metric(s) over ${updated.length} CVMs`);
+    const result = await proxyActivities<AnalysisActivities>({
+      startToCloseTimeout: analysisBoundMs(analysis.metrics) + 60_000,
+      heartbeatTimeout: input.tuning?.heartbeatTimeoutMs ?? 20_000,
+      retry: { ...RETRY, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
+    }).analysisRun({
+      metrics: analysis.metrics,
+      vars: {
+        rollout: config.name,
+        wave: String(wave),
+        app: [...new Set(updated.map((c) => c.app))].join('|'),
+        cvm: updated.map((c) => c.cvmId).join('|'),
+        version: updated.find((c) => c.to)?.to ?? '',
+      },
+    });
+    st.analyses = [...(st.analyses ?? []), { ...result, wave, atMs: now() }].slice(-MAX_ANALYSES);
+    for (const line of metricLines(result)) record(`wave ${wave} analysis: ${line}`);
+    const why = `wave ${wave} analysis ${result.verdict}: ${result.reason}`;
+    if (result.verdict === 'pass') return undefined;
+    if (result.verdict === 'fail') {
+      if (analysis.onFailure === 'abort') return why;
+      st.failures += 1;
+      if (st.failures > budget())
+        return `failure budget exceeded: ${st.failures} failures, ${budget()} allowed (${why})`;
+      record(`${why}; one failure spent of the budget (${st.failures} of ${budget()})`);
+      return undefined;
+    }
+    // No usable answer, or no clear one: nobody knows whether the wave is bad, so a person decides.
+    st.paused = { note: `${why.slice(0, 200)}; resume to go on, abort to stop (and revert)`, sinceMs: now() };
+    setPhase('paused', st.paused.note);
+    await condition(() => !st.paused || st.abort !== undefined);
+    return undefined;
+  }
+
   let failure: string | undefined;
   let cancelled: unknown;
   try {
@@ -605,7 +651,9 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
         else if (result.outcome === 'deadline-exceeded')
           failure = `wave ${wave} missed its deadline (${config.deadlines.waveMs} ms)`;
         else if (result.outcome === 'blocked') failure = `wave ${wave} could not go on: ${result.reason}`;
-        if (failure || result.outcome === 'stopped') break;
+        if (!failure && result.outcome === 'done' && config.analysis && patched('metric-analysis'))
+          failure = await analyseWave(wave, config.analysis);
+        if (failure || result.outcome === 'stopped' || st.abort) break;
         const due = wavesThisRun >= tuning.maxWavesPerRun || workflowInfo().continueAsNewSuggested;
         if (due && st.nextWave < st.waves.length) {
           await condition(allHandlersFinished);

@@ -158,7 +158,7 @@ describe('kind: BlueGreen', () => {
       scaleDownDelayMs: 1_800_000,
       router: { type: 'local', activePort: 8080, previewPort: 8081 },
     });
-    expect(spec.analysis.postPromotion?.failureLimit).toBe(1);
+    expect(spec.analysis.postPromotion).toMatchObject({ failureLimit: 1 });
     expect(spec.compose.dockerCompose).toContain('nginx:1.28');
   });
 });

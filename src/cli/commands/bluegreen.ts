@@ -1,4 +1,5 @@
 // `cvmflow bluegreen …`: triggered blue-green deployments. Thin: parse flags, call src/client/bluegreen.ts, render.
+
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
@@ -17,6 +18,7 @@ import { iso } from '../../domain/time';
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
+import { renderAnalysis } from '../analysis-view';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
@@ -75,6 +77,7 @@ export function renderStatus(s: BlueGreenStatus, run?: string): string[] {
   if (p.paused) lines.push(`  PAUSED by ${p.paused.by} at ${iso(p.paused.atMs)}: ${p.paused.reason}`);
   if (s.rollbackUntilMs) lines.push(`  rollback possible until ${iso(s.rollbackUntilMs)}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  for (const a of s.analyses ?? []) lines.push(...renderAnalysis(a.step, a));
   lines.push(`  triggered by ${s.trigger.by}: ${s.trigger.reason}`);
   for (const h of s.history.filter((e) => e.kind !== 'phase').slice(-8))
     lines.push(`    ${iso(h.atMs)} ${h.kind}: ${h.detail}${h.by ? ` — ${h.by}: ${h.reason}` : ''}`);
