@@ -61,7 +61,11 @@ function providerSchema(ctx: SpecContext) {
   }).transform((w): ProviderSpec => ({ type: 'web', url: w.url, method: w.method }));
   const prometheus = strictObject({
     address: httpUrl('of the Prometheus server, e.g. http://127.0.0.1:9090'),
-    query: text('a PromQL query; {app}, {version}, {cvm}, … are filled in'),
+    // A YAML block (`query: |`) ends in a newline: trimmed, not refused.
+    query: z
+      .string({ error: expected('a PromQL query; {app}, {version}, {cvm}, … are filled in') })
+      .transform((q) => q.trim())
+      .pipe(text('a PromQL query; {app}, {version}, {cvm}, … are filled in')),
     range: strictObject({
       duration: durationSchema({ min: '1s', max: '7d' }),
       step: durationSchema({ min: '1s', max: '1h' }).prefault('15s'),
