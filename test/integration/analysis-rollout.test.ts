@@ -1,12 +1,14 @@
 // Per-wave metric analysis of rollouts against a real Prometheus (Debian's package, test/support/prometheus.ts)
 // scraping the simulator's per-CVM /metrics, whose error rate the tests set through the simulator's admin API; the
 // rollout runs on the real stack (Temporal dev server, worker with the real activities, simulator over HTTP).
+import { readFileSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortRollout, getRolloutStatus, startRollout } from '../../src/client/rollout';
 import { freePort } from '../../src/dev/free-port';
 import { validateSpec } from '../../src/spec';
 import type { RolloutSpec } from '../../src/spec/rollout';
+import { parseYaml } from '../../src/spec/yaml';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus';
 import { recordHistory } from '../support/replay';
 import { startStack, type TestStack } from '../support/stack';
@@ -191,5 +193,50 @@ describe('rollout analysis with Prometheus', () => {
     await abortRollout(stack.client, handle.workflowId, 'monitoring is down; try again later', true);
     expect(await handle.result()).toMatchObject({ outcome: 'aborted' });
     expect(fleet(prefix)[0]!.status).toBe('running');
+  });
+
+  it('the SLO burn-rate template of docs/analysis.md rolls a wave back when it burns the budget, and passes a good one', async () => {
+    const doc = readFileSync(new URL('../../docs/analysis.md', import.meta.url), 'utf8');
+    const block = /<!-- slo-burn-rate[^>]*-->\s*```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    const parsed = parseYaml(block!);
+    if (!parsed.ok) throw new Error(parsed.problem);
+    const template = (parsed.value as { analysis: { onFailure: string; metrics: Record<string, unknown>[] } }).analysis;
+    // The template as written, on this test's Prometheus and clock (seconds instead of minutes).
+    const analysis = {
+      ...template,
+      metrics: template.metrics.map((m) => {
+        const p = (m.provider as { prometheus: Record<string, unknown> }).prometheus;
+        return {
+          ...m,
+          provider: { prometheus: { ...p, address: prometheus.url } },
+          initialDelay: '2s',
+          interval: '500ms',
+          count: 2,
+        };
+      }),
+    };
+
+    const good = uniqueId('slo');
+    await createFleet(good, 1);
+    const passed = await start(spec(good, analysis));
+    expect((await passed.result()).outcome).toBe('succeeded');
+    const [ok] = (await getRolloutStatus(stack.client, passed.workflowId)).analyses!;
+    expect(ok!.metrics.map((m) => [m.name, m.verdict, m.measurements.at(-1)?.value])).toEqual([
+      ['burn-rate-fast', 'pass', '[]'],
+      ['burn-rate-slow', 'pass', '[]'],
+    ]);
+
+    const bad = uniqueId('slo');
+    await createFleet(bad, 1);
+    const original = fleet(bad)[0]!.composeHash;
+    await setErrorRate(`${bad}-*`, 0.2);
+    const failed = await start(spec(bad, analysis));
+    const err = await failed.result().catch((e) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.message).toMatch(
+      /wave 0 analysis fail: metric burn-rate-(fast|slow): value \[0\.\d+\]: failureCondition "len\(result\) > 0" is true/,
+    );
+    expect(fleet(bad)[0]!.composeHash).toBe(original);
   });
 });
