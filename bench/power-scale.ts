@@ -143,7 +143,15 @@ function plans(zones: readonly string[], runId: string): Plan[] {
 
 /** Overrides as the workflow holds them, for the evaluator. */
 const overridesOf = (p: Plan): Override[] =>
-  p.leases.map((l, i) => ({ id: `o${i + 1}`, kind: l.kind, note: 'bench', createdAtMs: START, untilMs: l.untilMs }));
+  p.leases.map((l, i) => ({
+    id: `o${i + 1}`,
+    kind: l.kind,
+    by: 'bench',
+    reason: 'bench',
+    at: new Date(START).toISOString(),
+    createdAtMs: START,
+    untilMs: l.untilMs,
+  }));
 
 /** Every change of the effective desired state in (from, to]: the calls each of the plan's CVMs is owed. */
 function expectedCalls(p: Plan, from: number, to: number): Plan['expected'] {

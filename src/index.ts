@@ -21,6 +21,7 @@ export {
   deletePowerSchedule,
   getPowerStatus,
   holdPower,
+  type PowerAudit,
   pausePower,
   resumePower,
 } from './client/power';

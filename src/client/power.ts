@@ -7,25 +7,27 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { DateTime } from 'luxon';
+import type { AuditRequest } from '../domain/audit-input';
 import type { PowerScheduleSpec } from '../spec/power';
 import { SA_KIND, SA_PHASE } from '../workflows/deploy-types';
 import type { powerSchedule } from '../workflows/power-schedule';
 import {
   type ApplyResult,
-  applyUpdate,
-  keepRunningUntilUpdate,
-  keepStoppedUntilUpdate,
   type OverrideView,
   type PowerConfig,
   type PowerScheduleResult,
   type PowerStatus,
   type PowerTuning,
-  pauseUpdate,
+  powerApplyUpdate,
+  powerKeepRunningUntilUpdate,
+  powerKeepStoppedUntilUpdate,
+  powerPauseUpdate,
+  powerResumeUpdate,
+  powerSkipNextTransitionUpdate,
   powerStatusQuery,
   powerWorkflowId,
-  resumeUpdate,
+  type ResumeResult,
   type ScheduleClock,
-  skipNextTransitionUpdate,
 } from '../workflows/power-types';
 
 export type PowerHandle = WorkflowHandle<typeof powerSchedule>;
@@ -90,7 +92,7 @@ export async function applyPowerSchedule(
     ],
   });
   const result = await rejections(spec.name, () =>
-    opts.client.workflow.executeUpdateWithStart(applyUpdate, { args: [config], startWorkflowOperation }),
+    opts.client.workflow.executeUpdateWithStart(powerApplyUpdate, { args: [config], startWorkflowOperation }),
   );
   return { ...result, workflowId };
 }
@@ -105,32 +107,45 @@ export function getPowerStatus(client: Client, name: string): Promise<PowerStatu
 
 export type LeaseKind = 'keepRunning' | 'keepStopped';
 
+/**
+ * Who asks and why, for the audit trail: `{ by, reason }`, or just the reason as text (the older form of these
+ * functions, which took a note).
+ */
+export type PowerAudit = AuditRequest | string;
+
+/** The request's audit fields. The reason goes as `note` too: workers from before `reason` only read that. */
+function auditOf(audit: PowerAudit | undefined): AuditRequest {
+  const request = typeof audit === 'string' ? { reason: audit } : (audit ?? {});
+  const reason = request.reason ?? request.note;
+  return reason === undefined ? request : { ...request, reason, note: reason };
+}
+
 /** A lease that holds the CVMs running (or stopped) until `until`, then hands back to the calendar. */
 export function holdPower(
   client: Client,
   name: string,
   kind: LeaseKind,
   until: string,
-  note: string,
+  audit: PowerAudit,
 ): Promise<OverrideView> {
-  const update = kind === 'keepRunning' ? keepRunningUntilUpdate : keepStoppedUntilUpdate;
-  return rejections(name, () => powerHandle(client, name).executeUpdate(update, { args: [{ until, note }] }));
-}
-
-export function skipNextTransition(client: Client, name: string, note: string): Promise<OverrideView> {
+  const update = kind === 'keepRunning' ? powerKeepRunningUntilUpdate : powerKeepStoppedUntilUpdate;
   return rejections(name, () =>
-    powerHandle(client, name).executeUpdate(skipNextTransitionUpdate, { args: [{ note }] }),
+    powerHandle(client, name).executeUpdate(update, { args: [{ until, ...auditOf(audit) }] }),
   );
 }
 
-export function pausePower(client: Client, name: string, note?: string): Promise<OverrideView> {
-  return rejections(name, () => powerHandle(client, name).executeUpdate(pauseUpdate, { args: [{ note: note ?? '' }] }));
+export function skipNextTransition(client: Client, name: string, audit: PowerAudit): Promise<OverrideView> {
+  return rejections(name, () =>
+    powerHandle(client, name).executeUpdate(powerSkipNextTransitionUpdate, { args: [auditOf(audit)] }),
+  );
 }
 
-export function resumePower(client: Client, name: string, note?: string) {
-  return rejections(name, () =>
-    powerHandle(client, name).executeUpdate(resumeUpdate, { args: [note ? { note } : {}] }),
-  );
+export function pausePower(client: Client, name: string, audit?: PowerAudit): Promise<OverrideView> {
+  return rejections(name, () => powerHandle(client, name).executeUpdate(powerPauseUpdate, { args: [auditOf(audit)] }));
+}
+
+export function resumePower(client: Client, name: string, audit?: PowerAudit): Promise<ResumeResult> {
+  return rejections(name, () => powerHandle(client, name).executeUpdate(powerResumeUpdate, { args: [auditOf(audit)] }));
 }
 
 /** Stops managing the CVMs (they stay as they are) and returns the schedule's final record summary. */

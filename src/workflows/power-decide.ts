@@ -141,7 +141,7 @@ export function effectiveDesired(calendar: Calendar, overrides: readonly Overrid
     const state: PowerState = keep.kind === 'keepRunning' ? 'running' : 'stopped';
     return {
       state,
-      cause: `override ${keep.id} ${keep.kind} until ${iso(keep.untilMs!)} (${keep.note})`,
+      cause: `override ${keep.id} ${keep.kind} until ${iso(keep.untilMs!)} (${keep.reason})`,
       key: state,
       calendar: cal,
     };
@@ -151,7 +151,7 @@ export function effectiveDesired(calendar: Calendar, overrides: readonly Overrid
     const state = skip.holdState!;
     return {
       state,
-      cause: `override ${skip.id} skips the transition at ${iso(skip.fromMs!)} (${skip.note})`,
+      cause: `override ${skip.id} skips the transition at ${iso(skip.fromMs!)} (${skip.reason})`,
       key: state,
       calendar: cal,
     };

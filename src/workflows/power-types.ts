@@ -1,6 +1,7 @@
 // Types and message definitions shared by the power-schedule workflow, its activities and its clients (no I/O).
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Calendar } from '../calendar';
+import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 
 export type PowerState = 'running' | 'stopped';
 export type PowerMode = 'enforce' | 'transitions';
@@ -69,10 +70,10 @@ export interface PowerTuning {
 
 export type OverrideKind = 'keepRunning' | 'keepStopped' | 'skip' | 'pause';
 
-export interface Override {
+/** An expiring lease (or a pause) set through an Update, with who asked for it, why and when (`at`). */
+export interface Override extends AuditEntry {
   id: string;
   kind: OverrideKind;
-  note: string;
   createdAtMs: number;
   /** skip: the instant of the skipped transition, from which the previous state is held. */
   fromMs?: number;
@@ -103,6 +104,8 @@ export interface PowerRecord {
   seq: number;
   atMs: number;
   kind: RecordKind;
+  /** Who asked, on records of control requests (overrides, pause, resume). */
+  by?: string;
   cvmId?: string;
   app?: string;
   action?: PowerAction | 'shutdown';
@@ -143,8 +146,12 @@ export interface CvmMemory {
   lastAction?: { action: PowerAction; atMs: number; outcome?: string };
 }
 
+/** How runs from before the audit vocabulary (issue 24) carried an override: a `note` where `by, reason, at` are. */
+export type LegacyOverride = Omit<Override, keyof AuditEntry> & { note: string };
+
 /** State carried from one run to the next by continue-as-new. */
 export interface CarriedState {
+  /** Older runs hand over LegacyOverride entries; a new run upgrades them (power-carry.ts). */
   overrides: Override[];
   records: PowerRecord[];
   summary: RecordSummary;
@@ -253,6 +260,8 @@ export interface TransitionView extends InstantView {
 
 export interface OverrideView extends Override {
   until?: InstantView;
+  /** @deprecated the older name of `reason`, kept in views for scripts that read it. */
+  note: string;
 }
 
 export interface CvmStatusView {
@@ -277,7 +286,11 @@ export interface PowerStatus {
   mode: PowerMode;
   timezone: string;
   now: InstantView;
-  paused?: { note: string; sinceMs: number };
+  paused?: AuditEntry & {
+    sinceMs: number;
+    /** @deprecated the older name of `reason`. */
+    note: string;
+  };
   calendarDesired: { state: string; source: string };
   desired: { state: PowerState; restart: boolean; cause: string };
   cvms: CvmStatusView[];
@@ -317,19 +330,23 @@ export interface PowerScheduleResult {
   recent: PowerRecord[];
 }
 
-export interface LeaseRequest {
+export interface LeaseRequest extends AuditRequest {
   /** ISO 8601 instant with an offset or Z, on the schedule's clock. */
   until: string;
-  note: string;
+}
+
+export interface ResumeResult extends AuditEntry {
+  resumedAtMs: number;
+  pausedForMs: number;
 }
 
 export const powerStatusQuery = defineQuery<PowerStatus>('status');
-export const applyUpdate = defineUpdate<ApplyResult, [PowerConfig]>('apply');
-export const keepRunningUntilUpdate = defineUpdate<OverrideView, [LeaseRequest]>('keepRunningUntil');
-export const keepStoppedUntilUpdate = defineUpdate<OverrideView, [LeaseRequest]>('keepStoppedUntil');
-export const skipNextTransitionUpdate = defineUpdate<OverrideView, [{ note: string }]>('skipNextTransition');
-export const pauseUpdate = defineUpdate<OverrideView, [{ note: string }]>('pause');
-export const resumeUpdate = defineUpdate<{ resumedAtMs: number; pausedForMs: number }, [{ note?: string }]>('resume');
+export const powerApplyUpdate = defineUpdate<ApplyResult, [PowerConfig]>('apply');
+export const powerKeepRunningUntilUpdate = defineUpdate<OverrideView, [LeaseRequest]>('keepRunningUntil');
+export const powerKeepStoppedUntilUpdate = defineUpdate<OverrideView, [LeaseRequest]>('keepStoppedUntil');
+export const powerSkipNextTransitionUpdate = defineUpdate<OverrideView, [AuditRequest]>('skipNextTransition');
+export const powerPauseUpdate = defineUpdate<OverrideView, [AuditRequest]>('pause');
+export const powerResumeUpdate = defineUpdate<ResumeResult, [AuditRequest]>('resume');
 
 /** One schedule per name. */
 export const powerWorkflowId = (name: string) => `power-${name}`;

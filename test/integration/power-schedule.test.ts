@@ -4,7 +4,7 @@
 // Temporal timers fire no sooner than about a second (measured on the dev server: 150 ms → 1.0 s, 1.5 s → 1.51 s),
 // so every scaled duration here is at least a calendar minute, and lateness is allowed up to a real second.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -374,6 +374,7 @@ describe('power schedule on the real stack', () => {
     expect(got[2]!.atMs).toBeLessThanOrEqual(resumedAt + LATE_MS);
     expectOnTime([got[3]!], [['start', '2026-03-02T10:05:00Z']]);
     await deletePowerSchedule(stack.client, s.name);
+    await expectEveryRunReplays(s.name, 1, 'power-overrides');
   });
 
   it('a stop due while the app is being deployed waits for the deployment to end', async () => {
@@ -646,10 +647,24 @@ describe('power schedule on the real stack', () => {
 
       // A lease in local wall time of the calendar's zone (UTC here), an hour ahead: the CVM is stopped now.
       const until = new Date(Date.now() + 3_600_000).toISOString().slice(0, 16);
-      const held = await cli('power', 'override', name, '--keep-stopped-until', until, '--note', 'cost cut', '--json');
+      const unexplained = await cli('power', 'override', name, '--keep-stopped-until', until, '--by', 'ops');
+      expect(unexplained).toMatchObject({ code: 2 });
+      expect(unexplained.err).toMatch(/--reason <text> is required/);
+      const held = await cli(
+        'power',
+        'override',
+        name,
+        '--keep-stopped-until',
+        until,
+        '--reason',
+        'cost cut',
+        '--json',
+      );
       expect(held.code).toBe(0);
       expect(JSON.parse(held.out)).toMatchObject({
         kind: 'keepStopped',
+        by: userInfo().username,
+        reason: 'cost cut',
         note: 'cost cut',
         until: { utc: `${until}:00.000Z` },
       });
@@ -658,11 +673,15 @@ describe('power schedule on the real stack', () => {
       const status = await cli('power', 'status', name);
       expect(status.code).toBe(0);
       expect(status.out).toMatch(/desired stopped — override o1 keepStopped until/);
-      expect(status.out).toMatch(/overrides:\n {2}o1 keepStopped until .* — cost cut/);
+      expect(status.out).toMatch(/overrides:\n {2}o1 keepStopped until .* — cost cut \(by .+\)/);
       const json = JSON.parse((await cli('power', 'status', name, '--json')).out) as PowerStatus;
       expect(json.cvms).toMatchObject([{ cvmId: cvm, actual: 'stopped', desired: 'stopped', inState: true }]);
 
-      expect((await cli('power', 'pause', name, '--note', 'incident')).out).toContain(`paused ${name}: incident`);
+      // --note is the older name of --reason, still accepted (and hidden from --help).
+      expect((await cli('power', 'pause', name, '--note', 'incident', '--by', 'ops')).out).toContain(
+        `paused ${name}: incident (by ops)`,
+      );
+      expect((await cli('power', 'pause', '--help')).out).not.toContain('--note');
       const again = await cli('power', 'pause', name);
       expect(again).toMatchObject({ code: 2 });
       expect(again.err).toMatch(/rejected: already paused since .* \(incident\); resume first/);

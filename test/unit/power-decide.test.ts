@@ -155,7 +155,9 @@ const calendar: Calendar = {
 
 const override = (o: Partial<Override> & Pick<Override, 'kind'>): Override => ({
   id: 'o1',
-  note: 'n',
+  by: 'test',
+  reason: 'n',
+  at: '1970-01-01T00:00:00.000Z',
   createdAtMs: 0,
   ...o,
 });

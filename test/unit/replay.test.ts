@@ -33,6 +33,8 @@ describe('recorded histories replay against the current workflows', () => {
         'power-stuck-cvm.json',
         // After 'power-fleet-relist': a replica made after the schedule's listing is found.
         'power-relist-replica.json',
+        // Overrides through Updates (keep-running lease, pause, resume, skip), recorded before the power refactor.
+        'power-overrides.json',
       ]),
     );
   });

@@ -20,6 +20,7 @@ import type {
   PowerStatus,
   TransitionView,
 } from '../../workflows/power-types';
+import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { report } from '../output';
@@ -46,7 +47,7 @@ function renderTransition(t: TransitionView): string {
 
 function renderOverride(o: OverrideView): string {
   const until = o.until ? ` until ${o.until.local}` : o.kind === 'pause' ? ' until resumed' : '';
-  return `  ${o.id} ${o.kind}${until} — ${o.note}`;
+  return `  ${o.id} ${o.kind}${until} — ${o.reason} (by ${o.by})`;
 }
 
 function renderRecord(r: PowerRecord): string {
@@ -74,7 +75,7 @@ function renderApply(name: string, r: ApplyResult & { workflowId: string }): str
 
 function renderStatus(s: PowerStatus, recent: number): string[] {
   const lines = [
-    `${s.name}: ${s.mode}${s.paused ? `, PAUSED since ${new Date(s.paused.sinceMs).toISOString()} (${s.paused.note})` : ''}`,
+    `${s.name}: ${s.mode}${s.paused ? `, PAUSED since ${new Date(s.paused.sinceMs).toISOString()} (${s.paused.reason}, by ${s.paused.by})` : ''}`,
     `now ${s.now.local}: desired ${s.desired.state}${s.desired.restart ? ' (restart window)' : ''} — ${s.desired.cause}`,
     'cvms:',
   ];
@@ -110,12 +111,13 @@ export function registerPowerCommand(program: Command): void {
 Examples:
   cvmflow power apply -f examples/power.yaml
   cvmflow power status office-hours
-  cvmflow power override office-hours --keep-running-until 2026-03-02T22:00 --note "release night"
-  cvmflow power pause office-hours --note "incident 4711"
+  cvmflow power override office-hours --keep-running-until 2026-03-02T22:00 --reason "release night"
+  cvmflow power pause office-hours --reason "incident 4711"
   cvmflow power delete office-hours       # stops managing; changes no CVM
 
 Overrides are leases: they end by themselves and the calendar takes over again. A schedule never acts on an app
-while a deployment of it runs (\`deploy-<app>\`); the action waits for the deployment to end.`,
+while a deployment of it runs (\`deploy-<app>\`); the action waits for the deployment to end. Every override, pause
+and resume records who asked (--by, default your user name) and why (--reason).`,
     );
 
   power
@@ -145,69 +147,60 @@ while a deployment of it runs (\`deploy-<app>\`); the action waits for the deplo
       });
     });
 
-  power
-    .command('override <name>')
-    .description('hold the CVMs running or stopped until a time, or skip the next transition')
-    .option('--keep-running-until <time>', 'ISO 8601; without an offset it is local time in the calendar zone')
-    .option('--keep-stopped-until <time>', 'ISO 8601; without an offset it is local time in the calendar zone')
-    .option('--skip-next', 'hold the current state over the next transition, until the one after')
-    .option('--note <text>', 'why (required; kept in the audit trail)')
+  addAuditFlags(
+    power
+      .command('override <name>')
+      .description('hold the CVMs running or stopped until a time, or skip the next transition')
+      .option('--keep-running-until <time>', 'ISO 8601; without an offset it is local time in the calendar zone')
+      .option('--keep-stopped-until <time>', 'ISO 8601; without an offset it is local time in the calendar zone')
+      .option('--skip-next', 'hold the current state over the next transition, until the one after'),
+    'why (required; kept in the audit trail)',
+  )
     .option('--json', 'print JSON')
     .action(
       async (
         name: string,
-        opts: {
-          keepRunningUntil?: string;
-          keepStoppedUntil?: string;
-          skipNext?: boolean;
-          note?: string;
-          json?: boolean;
-        },
+        opts: AuditFlags & { keepRunningUntil?: string; keepStoppedUntil?: string; skipNext?: boolean; json?: boolean },
       ) => {
         const chosen = [opts.keepRunningUntil, opts.keepStoppedUntil, opts.skipNext].filter((o) => o !== undefined);
         if (chosen.length !== 1)
           throw new UsageError('give exactly one of --keep-running-until, --keep-stopped-until, --skip-next');
-        if (!opts.note?.trim())
-          throw new UsageError('--note <text> is required: say why (it goes into the audit trail)');
-        const note = opts.note;
+        const audit = auditRequest(opts, true);
         await withClient(async (client) => {
           const override = await guarded(async () => {
-            if (opts.skipNext) return skipNextTransition(client, name, note);
+            if (opts.skipNext) return skipNextTransition(client, name, audit);
             const { timezone } = await getPowerStatus(client, name);
             const kind = opts.keepRunningUntil !== undefined ? 'keepRunning' : 'keepStopped';
-            return holdPower(
-              client,
-              name,
-              kind,
-              leaseInstant((opts.keepRunningUntil ?? opts.keepStoppedUntil)!, timezone),
-              note,
-            );
+            const until = leaseInstant((opts.keepRunningUntil ?? opts.keepStoppedUntil)!, timezone);
+            return holdPower(client, name, kind, until, audit);
           });
           report(opts.json, override, () => `override set:\n${renderOverride(override)}`);
         });
       },
     );
 
-  power
-    .command('pause <name>')
-    .description('stop acting (drift is still reported) until resume')
-    .option('--note <text>', 'why')
+  addAuditFlags(
+    power.command('pause <name>').description('stop acting (drift is still reported) until resume'),
+    'why (kept in the audit trail)',
+  )
     .option('--json', 'print JSON')
-    .action(async (name: string, opts: { note?: string; json?: boolean }) => {
+    .action(async (name: string, opts: AuditFlags & { json?: boolean }) => {
+      const audit = auditRequest(opts, false);
       await withClient(async (client) => {
-        const o = await guarded(() => pausePower(client, name, opts.note));
-        report(opts.json, o, () => `paused ${name}: ${o.note}`);
+        const o = await guarded(() => pausePower(client, name, audit));
+        report(opts.json, o, () => `paused ${name}: ${o.reason} (by ${o.by})`);
       });
     });
 
-  power
-    .command('resume <name>')
-    .description('act again; transitions missed while paused are applied now')
-    .option('--note <text>', 'why')
+  addAuditFlags(
+    power.command('resume <name>').description('act again; transitions missed while paused are applied now'),
+    'why (kept in the audit trail)',
+  )
     .option('--json', 'print JSON')
-    .action(async (name: string, opts: { note?: string; json?: boolean }) => {
+    .action(async (name: string, opts: AuditFlags & { json?: boolean }) => {
+      const audit = auditRequest(opts, false);
       await withClient(async (client) => {
-        const r = await guarded(() => resumePower(client, name, opts.note));
+        const r = await guarded(() => resumePower(client, name, audit));
         report(opts.json, r, () => `resumed ${name} after ${Math.round(r.pausedForMs / 1000)}s`);
       });
     });

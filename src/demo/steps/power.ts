@@ -81,7 +81,7 @@ export const powerScheduleWithOverride: DemoStep = {
       progress.done();
     }
     const status = await getPowerStatus(ctx.client, name);
-    for (const o of status.overrides) ctx.say(`  override ${o.kind} until ${o.until?.local ?? '-'}: ${o.note}`);
+    for (const o of status.overrides) ctx.say(`  override ${o.kind} until ${o.until?.local ?? '-'}: ${o.reason}`);
     const { runId } = await ctx.client.workflow.getHandle(powerWorkflowId(name)).describe();
     await deletePowerSchedule(ctx.client, name);
     ctx.say('Schedule deleted: cvmflow stops managing the CVMs and leaves them as they are.');
