@@ -32,6 +32,7 @@ import { SA_PHASE } from './deploy-types';
 import { describeError } from './errors';
 import { phaseReporter } from './observe';
 import { realDelayMs, scheduleNow } from './power-decide';
+import { decideWaveAnalysis, waveAnalysisVars } from './rollout-analysis';
 import {
   addRecord,
   checkNote,
@@ -591,32 +592,24 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       startToCloseTimeout: analysisBoundMs(analysis.metrics) + 60_000,
       heartbeatTimeout: input.tuning?.heartbeatTimeoutMs ?? 20_000,
       retry: { ...RETRY, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
-    }).analysisRun({
-      metrics: analysis.metrics,
-      vars: {
-        rollout: config.name,
-        wave: String(wave),
-        app: [...new Set(updated.map((c) => c.app))].join('|'),
-        cvm: updated.map((c) => c.cvmId).join('|'),
-        version: updated.find((c) => c.to)?.to ?? '',
-      },
-    });
+    }).analysisRun({ metrics: analysis.metrics, vars: waveAnalysisVars(config.name, wave, updated) });
     st.analyses = [...(st.analyses ?? []), { ...result, wave, atMs: now() }].slice(-MAX_ANALYSES);
     for (const line of metricLines(result)) record(`wave ${wave} analysis: ${line}`);
-    const why = `wave ${wave} analysis ${result.verdict}: ${result.reason}`;
-    if (result.verdict === 'pass') return undefined;
-    if (result.verdict === 'fail') {
-      if (analysis.onFailure === 'abort') return why;
+    const next = decideWaveAnalysis(result, {
+      wave,
+      onFailure: analysis.onFailure,
+      failures: st.failures,
+      budget: budget(),
+    });
+    if (next.kind === 'fail') return next.reason;
+    if (next.kind === 'spend') {
       st.failures += 1;
-      if (st.failures > budget())
-        return `failure budget exceeded: ${st.failures} failures, ${budget()} allowed (${why})`;
-      record(`${why}; one failure spent of the budget (${st.failures} of ${budget()})`);
-      return undefined;
+      record(next.note);
+    } else if (next.kind === 'pause') {
+      st.paused = { note: next.note, sinceMs: now() };
+      setPhase('paused', next.note);
+      await condition(() => !st.paused || st.abort !== undefined);
     }
-    // No usable answer, or no clear one: nobody knows whether the wave is bad, so a person decides.
-    st.paused = { note: `${why.slice(0, 200)}; resume to go on, abort to stop (and revert)`, sinceMs: now() };
-    setPhase('paused', st.paused.note);
-    await condition(() => !st.paused || st.abort !== undefined);
     return undefined;
   }
 
