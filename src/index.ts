@@ -12,6 +12,7 @@ export {
   DeployNotRunningError,
   deployHandle,
   getDeployProgress,
+  getDeployStatus,
   type StartDeployOptions,
   startDeploy,
 } from './client/deploy';

@@ -11,14 +11,22 @@ import {
   heartbeat,
   sleep,
 } from '@temporalio/activity';
-import { type LaunchOutcome, type LaunchRequest, launchBlueGreen } from '../client/bluegreen';
+import type { Client } from '@temporalio/client';
 import { OFF_STATUSES } from '../domain/cvm-status';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
 import type { RouteTable, TrafficRouter } from '../router/types';
 import { RouterError } from '../router/types';
 import { LocalProxyRouter, WebhookRouter } from '../router/webhook';
-import type { AnalysisCheck, Deployment, HealthCheck, RouterConfig, Slot } from '../workflows/bluegreen-types';
+import type {
+  AnalysisCheck,
+  Deployment,
+  HealthCheck,
+  LaunchOutcome,
+  LaunchRequest,
+  RouterConfig,
+  Slot,
+} from '../workflows/bluegreen-types';
 import { classified } from './failures';
 import {
   type AnalysisTally,
@@ -32,8 +40,19 @@ import {
   verdict,
 } from './http-check';
 
+/**
+ * Starts a blue-green run for a trigger: the client's launchBlueGreen (src/client/bluegreen.ts), handed in by
+ * whoever builds the worker's activities, so this layer does not import the client's.
+ */
+export type BlueGreenLauncher = (
+  client: Client,
+  req: LaunchRequest,
+  opts: { taskQueue: string; onWait?: () => void },
+) => Promise<LaunchOutcome>;
+
 export interface BlueGreenActivityDeps {
   phala: PhalaClient;
+  launch: BlueGreenLauncher;
   /** Where router keys are read from by name; the worker's own environment by default. */
   env?: NodeJS.ProcessEnv;
   /** How long to wait between tries while the API answers 409 "operation in progress". */
@@ -78,6 +97,14 @@ const summarise = (results: ProbeResult[]) =>
     .map((r) => `${r.url} → ${r.status ?? r.error}`)
     .join('; ');
 
+/** One health check of every instance, at once. */
+const probeAll = (urls: string[], check: HealthCheck, signal: AbortSignal) =>
+  Promise.all(
+    urls.map((u) =>
+      probe(joinUrl(u, check.path), { expectStatus: check.expectStatus, timeoutMs: check.timeoutMs, signal }),
+    ),
+  );
+
 /** `{greenUrl}` and `{blueUrl}` go in as they are (they start URLs); the other values are URL-encoded. */
 export function fillTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(/\{([a-zA-Z]+)\}/g, (whole, key: string) => {
@@ -93,7 +120,7 @@ function deploymentNamePattern(app: string): RegExp {
 }
 
 export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
-  const { phala } = deps;
+  const { phala, launch } = deps;
   const env = deps.env ?? process.env;
   const busyRetryMs = deps.busyRetryMs ?? 2000;
 
@@ -191,15 +218,7 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       };
       const signal = cancellationSignal();
       for (;;) {
-        const results = await Promise.all(
-          req.urls.map((u) =>
-            probe(joinUrl(u, req.check.path), {
-              expectStatus: req.check.expectStatus,
-              timeoutMs: req.check.timeoutMs,
-              signal,
-            }),
-          ),
-        );
+        const results = await probeAll(req.urls, req.check, signal);
         const now = Date.now();
         cp.checks++;
         if (results.every((r) => r.ok)) {
@@ -234,15 +253,7 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       let failures = 0;
       const signal = cancellationSignal();
       for (;;) {
-        const results = await Promise.all(
-          req.urls.map((u) =>
-            probe(joinUrl(u, req.check.path), {
-              expectStatus: req.check.expectStatus,
-              timeoutMs: req.check.timeoutMs,
-              signal,
-            }),
-          ),
-        );
+        const results = await probeAll(req.urls, req.check, signal);
         failures = results.every((r) => r.ok) ? 0 : failures + 1;
         if (failures >= req.check.failureThreshold)
           return { detail: `${failures} failed health checks in a row; last: ${summarise(results)}` };
@@ -329,9 +340,9 @@ export function createBlueGreenActivities(deps: BlueGreenActivityDeps) {
       });
     },
 
-    /** Starts a blue-green run for a trigger (the trigger workflow's one step); see launchBlueGreen. */
+    /** Starts a blue-green run for a trigger (the trigger workflow's one step), with the activity's own client. */
     async bgLaunch(req: LaunchRequest): Promise<LaunchOutcome> {
-      return launchBlueGreen(getClient(), req, { taskQueue: activityInfo().taskQueue, onWait: () => heartbeat() });
+      return launch(getClient(), req, { taskQueue: activityInfo().taskQueue, onWait: () => heartbeat() });
     },
   };
 }

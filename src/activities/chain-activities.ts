@@ -30,6 +30,9 @@ function requireChain(chain: ChainClient | undefined): ChainClient {
   return chain;
 }
 
+/** How often a chain activity heartbeats while it waits; workflows' heartbeat timeouts must be several times this. */
+export const CHAIN_HEARTBEAT_MS = 1000;
+
 /**
  * ChainError texts are written to be safe (no key, RPC host only); its `cause` may hold the RPC URL, so drop it.
  * Heartbeats every second while a write waits for its confirmations, so a caller that sets a heartbeat timeout
@@ -41,7 +44,7 @@ export async function onChain<T>(
   hint?: Partial<Record<ChainError['code'], string>>,
 ): Promise<T> {
   const cp: TxCheckpoint = (activityInfo().heartbeatDetails as TxCheckpoint | undefined) ?? {};
-  const beat = setInterval(() => heartbeat(cp), 1000);
+  const beat = setInterval(() => heartbeat(cp), CHAIN_HEARTBEAT_MS);
   try {
     return await fn({
       knownTxHash: cp.txHash,

@@ -1,5 +1,5 @@
-// Typed client functions for blue-green deployments, shared by the CLI, the trigger server, the trigger workflow's
-// activity and the tests.
+// Typed client functions for blue-green deployments, shared by the CLI, the trigger server and the tests; the worker
+// hands launchBlueGreen to the trigger workflow's activity (src/worker/activities.ts), which does not import it.
 //
 // Where the app's current ("blue") deployment is recorded: in the memo of the app's latest `bluegreen-<app>` run.
 // A run writes it when it starts and again after every traffic switch, so even a run that failed, was aborted or
@@ -15,6 +15,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
+import type { AuditRequest } from '../domain/audit-input';
 import { sealEnv } from '../secrets/sealed-env';
 import type { BlueGreenSpec } from '../spec/bluegreen';
 import { resolveEnv } from '../spec/env';
@@ -23,20 +24,22 @@ import type { blueGreen } from '../workflows/bluegreen';
 import type { blueGreenTrigger } from '../workflows/bluegreen-trigger';
 import {
   type Actor,
-  abortUpdate,
   type BlueGreenInput,
   type BlueGreenMemo,
   type BlueGreenResult,
   type BlueGreenStatus,
   type BlueGreenTuning,
+  blueGreenAbortUpdate,
+  blueGreenFinishUpdate,
+  blueGreenPauseUpdate,
+  blueGreenPromoteUpdate,
+  blueGreenResumeUpdate,
+  blueGreenRollbackUpdate,
   blueGreenStatusQuery,
   blueGreenWorkflowId,
-  finishUpdate,
+  type LaunchOutcome,
+  type LaunchRequest,
   MEMO_KEY,
-  pauseUpdate,
-  promoteUpdate,
-  resumeUpdate,
-  rollbackUpdate,
 } from '../workflows/bluegreen-types';
 import { SA_APP, SA_KIND, SA_PHASE } from '../workflows/deploy-types';
 import { type DeployTuning, toDeployInput } from './deploy';
@@ -96,20 +99,7 @@ export function toBlueGreenInput(
   };
 }
 
-export interface LaunchRequest {
-  input: BlueGreenInput;
-  onTrigger: 'reject' | 'supersede';
-}
-
-export interface LaunchOutcome {
-  status: 'started' | 'rejected';
-  workflowId: string;
-  runId: string;
-  /** Why a trigger was rejected: the run in progress and its phase. */
-  reason?: string;
-  /** The run this trigger ended first: aborted (supersede) or finished early (its blue retired). */
-  superseded?: { runId: string; phase: string; action: 'abort' | 'finish' };
-}
+export type { LaunchOutcome, LaunchRequest };
 
 const memoOf = (d: WorkflowExecutionDescription) => d.memo?.[MEMO_KEY] as BlueGreenMemo | undefined;
 
@@ -156,8 +146,8 @@ export async function launchBlueGreen(
           reason: `a blue-green deployment of ${input.app} is in progress (run ${latest.runId}, phase ${phase}); onTrigger is reject — wait for it, abort it (\`cvmflow bluegreen abort ${input.app}\`) or set onTrigger: supersede`,
         };
       try {
-        if (action === 'finish') await handle.executeUpdate(finishUpdate, { args: [actor] });
-        else await handle.executeUpdate(abortUpdate, { args: [actor] });
+        if (action === 'finish') await handle.executeUpdate(blueGreenFinishUpdate, { args: [actor] });
+        else await handle.executeUpdate(blueGreenAbortUpdate, { args: [actor] });
       } catch (err) {
         // The run moved on between the query and the update (e.g. it just finished): look again.
         if (!(err instanceof WorkflowUpdateFailedError)) throw err;
@@ -282,17 +272,18 @@ async function rejections<T>(client: Client, app: string, call: () => Promise<T>
   }
 }
 
+/** A control request: who asks (`by`) and why (`reason`; `note` is still accepted as its older name). */
 const control =
-  <R>(update: UpdateDefinition<R, [Actor]>) =>
-  (client: Client, app: string, actor: Actor): Promise<R> =>
-    rejections(client, app, () => blueGreenHandle(client, app).executeUpdate(update, { args: [actor] }));
+  <R>(update: UpdateDefinition<R, [AuditRequest]>) =>
+  (client: Client, app: string, request: AuditRequest): Promise<R> =>
+    rejections(client, app, () => blueGreenHandle(client, app).executeUpdate(update, { args: [request] }));
 
-export const promoteBlueGreen = control(promoteUpdate);
-export const abortBlueGreen = control(abortUpdate);
-export const rollbackBlueGreen = control(rollbackUpdate);
-export const pauseBlueGreen = control(pauseUpdate);
-export const resumeBlueGreen = control(resumeUpdate);
-export const finishBlueGreen = control(finishUpdate);
+export const promoteBlueGreen = control(blueGreenPromoteUpdate);
+export const abortBlueGreen = control(blueGreenAbortUpdate);
+export const rollbackBlueGreen = control(blueGreenRollbackUpdate);
+export const pauseBlueGreen = control(blueGreenPauseUpdate);
+export const resumeBlueGreen = control(blueGreenResumeUpdate);
+export const finishBlueGreen = control(blueGreenFinishUpdate);
 
 export interface BlueGreenView {
   workflowId: string;

@@ -7,6 +7,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
+import type { AuditRequest } from '../domain/audit-input';
 import { sealEnv } from '../secrets/sealed-env';
 import { allowedEnvs, type DeploymentSpec, placementNodes, resolveEnv } from '../spec';
 import type { CodecKey } from '../temporal/codec';
@@ -15,14 +16,14 @@ import {
   type ApprovalAccepted,
   approvalQuery,
   type DeployInput,
-  type DeployProgress,
-  deployProgressQuery,
+  type DeployStatus,
+  deployStatusQuery,
+  deploySubmitApprovalTxUpdate,
   deployWorkflowId,
   type PendingApproval,
   SA_APP,
   SA_KIND,
   SA_PHASE,
-  submitApprovalTxUpdate,
 } from '../workflows/deploy-types';
 
 export type DeployHandle = WorkflowHandle<typeof deployCvm>;
@@ -70,6 +71,15 @@ export function toDeployInput(
     onFailure: spec.onFailure,
     ...(spec.onchain?.approval === 'external'
       ? { approval: { mode: 'external' as const, deadlineMs: spec.onchain.deadlineMs } }
+      : {}),
+    ...(spec.attestation?.require
+      ? {
+          attestation: {
+            ...(spec.attestation.osImages ? { osImages: spec.attestation.osImages } : {}),
+            quote: spec.attestation.quote,
+            timeoutMs: spec.attestation.timeoutMs,
+          },
+        }
       : {}),
     ...tuning,
   };
@@ -122,9 +132,11 @@ export function deployHandle(client: Client, app: string): DeployHandle {
   return client.workflow.getHandle<typeof deployCvm>(deployWorkflowId(app));
 }
 
-export function getDeployProgress(client: Client, app: string): Promise<DeployProgress> {
-  return deployHandle(client, app).query(deployProgressQuery);
+export function getDeployStatus(client: Client, app: string): Promise<DeployStatus> {
+  return deployHandle(client, app).query(deployStatusQuery);
 }
+/** @deprecated the older name of getDeployStatus. */
+export const getDeployProgress = getDeployStatus;
 
 /** The on-chain transaction the app's running deployment waits for (`approval: external`), or null. */
 export function getPendingApproval(client: Client, app: string): Promise<PendingApproval | null> {
@@ -138,11 +150,19 @@ export class ApprovalRejectedError extends Error {
 
 /**
  * Hands the hash of the owner's addComposeHash transaction to the waiting deployment. Resolves once the chain shows
- * the hash approved; throws ApprovalRejectedError with the reason otherwise (the deployment keeps waiting).
+ * the hash approved; throws ApprovalRejectedError with the reason otherwise (the deployment keeps waiting). `request`
+ * says who hands it over and why; both are kept with the accepted approval.
  */
-export async function submitApprovalTx(client: Client, app: string, txHash: string): Promise<ApprovalAccepted> {
+export async function submitApprovalTx(
+  client: Client,
+  app: string,
+  txHash: string,
+  request: AuditRequest = {},
+): Promise<ApprovalAccepted> {
   try {
-    return await deployHandle(client, app).executeUpdate(submitApprovalTxUpdate, { args: [{ txHash }] });
+    return await deployHandle(client, app).executeUpdate(deploySubmitApprovalTxUpdate, {
+      args: [{ txHash, ...request }],
+    });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError)
       throw new ApprovalRejectedError((err.cause as Error | undefined)?.message ?? err.message);

@@ -13,6 +13,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { DateTime } from 'luxon';
+import type { AuditRequest } from '../domain/audit-input';
 import { sealEnv } from '../secrets/sealed-env';
 import { resolveEnv } from '../spec';
 import type { RolloutSpec } from '../spec/rollout';
@@ -21,24 +22,24 @@ import { SA_KIND, SA_PHASE } from '../workflows/deploy-types';
 import type { ScheduleClock } from '../workflows/power-types';
 import type { rollout } from '../workflows/rollout';
 import {
-  abortRolloutUpdate,
-  appStatusQuery,
   type ControlAck,
   type CvmRecord,
-  liftFreezeUpdate,
   type Override,
-  pauseRolloutUpdate,
-  promoteRolloutUpdate,
   type RolloutConfig,
   type RolloutInput,
   type RolloutStatus,
   type RolloutTuning,
-  resumeRolloutUpdate,
+  rolloutAbortUpdate,
+  rolloutAppStatusQuery,
+  rolloutLiftFreezeUpdate,
+  rolloutPauseUpdate,
+  rolloutPromoteUpdate,
+  rolloutResumeUpdate,
+  rolloutSkipWindowUpdate,
   rolloutStatusQuery,
+  rolloutWaveStatusQuery,
   rolloutWorkflowId,
-  skipWindowUpdate,
   type WaveStatus,
-  waveStatusQuery,
 } from '../workflows/rollout-types';
 
 export type RolloutHandle = WorkflowHandle<typeof rollout>;
@@ -86,7 +87,18 @@ export function toRolloutConfig(spec: RolloutSpec, sealedEnv: string | undefined
       ...(sealedEnv ? { sealedEnv } : {}),
     },
     strategy: spec.strategy,
-    health: spec.health,
+    health: {
+      ...spec.health,
+      ...(spec.attestation?.require
+        ? {
+            attestation: {
+              ...(spec.attestation.osImages ? { osImages: spec.attestation.osImages } : {}),
+              quote: spec.attestation.quote,
+              timeoutMs: spec.attestation.timeoutMs,
+            },
+          }
+        : {}),
+    },
     deadlines: spec.deadlines,
     failureBudget: spec.failureBudget,
     autoRevert: spec.autoRevert,
@@ -182,7 +194,7 @@ export async function getRolloutStatus(client: Client, rolloutOrName: string): P
   if (!status.currentWave) return view;
   const live = await client.workflow
     .getHandle(status.currentWave.workflowId)
-    .query(waveStatusQuery)
+    .query(rolloutWaveStatusQuery)
     .catch(() => undefined);
   if (!live) return view;
   // The wave's own records lag for apps being updated right now: their app workflows have the live state.
@@ -190,7 +202,8 @@ export async function getRolloutStatus(client: Client, rolloutOrName: string): P
     live.running.map((id) =>
       client.workflow
         .getHandle(id)
-        .query(appStatusQuery)
+        .query(rolloutAppStatusQuery)
+        .then((s) => s.rollout.cvms)
         .catch(() => []),
     ),
   );
@@ -211,18 +224,37 @@ async function control<T>(client: Client, rolloutOrName: string, call: (h: Rollo
   }
 }
 
-export const pauseRollout = (client: Client, id: string, note?: string): Promise<ControlAck> =>
-  control(client, id, (h) => h.executeUpdate(pauseRolloutUpdate, { args: [{ note }] }));
-export const resumeRollout = (client: Client, id: string, note?: string): Promise<ControlAck> =>
-  control(client, id, (h) => h.executeUpdate(resumeRolloutUpdate, { args: [{ note }] }));
-export const promoteRollout = (client: Client, id: string, note?: string): Promise<ControlAck> =>
-  control(client, id, (h) => h.executeUpdate(promoteRolloutUpdate, { args: [{ note }] }));
-export const abortRollout = (client: Client, id: string, note: string, revert = false): Promise<ControlAck> =>
-  control(client, id, (h) => h.executeUpdate(abortRolloutUpdate, { args: [{ note, revert }] }));
-export const skipWindow = (client: Client, id: string, note: string, until?: string): Promise<Override> =>
-  control(client, id, (h) => h.executeUpdate(skipWindowUpdate, { args: [{ note, ...(until ? { until } : {}) }] }));
-export const liftFreeze = (client: Client, id: string, note: string, until: string): Promise<Override> =>
-  control(client, id, (h) => h.executeUpdate(liftFreezeUpdate, { args: [{ note, until }] }));
+/** Who asks and why; a plain string is the reason (the older call form). */
+export type RolloutRequest = string | AuditRequest;
+
+/** `note` repeats the reason for workers that predate `reason`; current ones read `reason` first. */
+function audit(request: RolloutRequest | undefined): AuditRequest {
+  const { by, reason } =
+    typeof request === 'string' || request === undefined
+      ? { by: undefined, reason: request }
+      : { by: request.by, reason: request.reason ?? request.note };
+  return { ...(by ? { by } : {}), ...(reason !== undefined ? { reason, note: reason } : {}) };
+}
+
+export const pauseRollout = (client: Client, id: string, request?: RolloutRequest): Promise<ControlAck> =>
+  control(client, id, (h) => h.executeUpdate(rolloutPauseUpdate, { args: [audit(request)] }));
+export const resumeRollout = (client: Client, id: string, request?: RolloutRequest): Promise<ControlAck> =>
+  control(client, id, (h) => h.executeUpdate(rolloutResumeUpdate, { args: [audit(request)] }));
+export const promoteRollout = (client: Client, id: string, request?: RolloutRequest): Promise<ControlAck> =>
+  control(client, id, (h) => h.executeUpdate(rolloutPromoteUpdate, { args: [audit(request)] }));
+export const abortRollout = (
+  client: Client,
+  id: string,
+  request: RolloutRequest,
+  revert = false,
+): Promise<ControlAck> =>
+  control(client, id, (h) => h.executeUpdate(rolloutAbortUpdate, { args: [{ ...audit(request), revert }] }));
+export const skipWindow = (client: Client, id: string, request: RolloutRequest, until?: string): Promise<Override> =>
+  control(client, id, (h) =>
+    h.executeUpdate(rolloutSkipWindowUpdate, { args: [{ ...audit(request), ...(until ? { until } : {}) }] }),
+  );
+export const liftFreeze = (client: Client, id: string, request: RolloutRequest, until: string): Promise<Override> =>
+  control(client, id, (h) => h.executeUpdate(rolloutLiftFreezeUpdate, { args: [{ ...audit(request), until }] }));
 
 /**
  * An instant for an override: ISO 8601 with an offset as given, or a local wall time (`2026-03-02T18:00`) in the

@@ -3,7 +3,7 @@
 import { renderDeployProgress } from '../cli/commands/watch';
 import { startDeploy } from '../client/deploy';
 import { type DeploymentSpec, validateSpec } from '../spec';
-import { type DeployProgress, type DeployResult, deployProgressQuery } from '../workflows/deploy-types';
+import { type DeployResult, type DeployStatus, deployStatusQuery } from '../workflows/deploy-types';
 import type { DemoContext, StepRecord } from './types';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,9 +43,9 @@ export async function deployAndFollow(
   let following = true;
   const ticker = setInterval(() => {
     handle
-      .query(deployProgressQuery)
+      .query(deployStatusQuery)
       // A query answered after the deployment ended must not print over what follows.
-      .then((p: DeployProgress) => {
+      .then((p: DeployStatus) => {
         if (following) progress.update(`  ${renderDeployProgress(ctx.style, p)}`);
       })
       .catch(() => undefined);
@@ -53,7 +53,7 @@ export async function deployAndFollow(
   try {
     const result = await handle.result();
     following = false;
-    const final = await handle.query(deployProgressQuery).catch(() => undefined);
+    const final = await handle.query(deployStatusQuery).catch(() => undefined);
     if (final) progress.update(`  ${renderDeployProgress(ctx.style, final)}`);
     return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, outcome: '', result };
   } finally {

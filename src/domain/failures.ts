@@ -37,6 +37,8 @@ export const FAILURE_TYPES = {
   RouterUnreachable: { retryable: true, means: 'the router did not answer' },
   NoEndpoint: { retryable: true, means: 'a deployment reports no endpoint yet (its gateway)' },
   ChainNotConfigured: { retryable: false, means: 'on-chain KMS needs ETH_RPC_URL and a key in the worker environment' },
+  AttestationRefused: { retryable: false, means: "a CVM's attestation does not prove the compose / image we expect" },
+  AttestationUnavailable: { retryable: false, means: 'a CVM presented no attestation before the gate deadline' },
   ApprovalRejected: { retryable: false, means: 'a transaction handed in as the approval does not approve the hash' },
   // Chain<CODE> (ChainRPC_UNAVAILABLE, ChainWRONG_CHAIN, …) carry the chain client's own classification
   // (src/chain/errors.ts) on each failure; they are not listed one by one.

@@ -20,6 +20,7 @@ import {
   ComposeFileUpdateAcceptedSchema,
   type CurrentUser,
   CVM_INFO_VERSIONS,
+  CvmAttestationSchema,
   type CvmDetail,
   type CvmInfoVersion,
   type CvmList,
@@ -547,6 +548,11 @@ export class PhalaClient<V extends ApiVersion = CvmInfoVersion> {
     const schema: z.ZodType = this.schemas.app;
     const params = { appId: normalizeAppId(appId) };
     return (await this.request('GET', '/apps/{appId}', { ...opts, params, schema })) as App<V>;
+  }
+
+  /** `GET /cvms/{id}/attestation`: TCB info (registers, event log, app-compose) and the RA-TLS certificates. */
+  async getAttestation(id: CvmIdentifier, opts: CallOptions = {}) {
+    return this.request('GET', '/cvms/{id}/attestation', { ...opts, params: cvm(id), schema: CvmAttestationSchema });
   }
 
   /** The CVM's app-compose (the JSON whose hash is the compose hash). */

@@ -362,6 +362,62 @@ export const CvmStatusSchema = z.looseObject({
 /** §3.8 keyed by vm_uuid. */
 export const CvmStatusBatchSchema = z.record(z.string(), CvmStatusSchema);
 
+/** One event of a CVM's TDX event log (`imr` 0–3; runtime events carry a name and a hex payload). */
+export const EventLogEntrySchema = z.looseObject({
+  imr: int,
+  event_type: int,
+  digest: str,
+  event: str,
+  event_payload: str,
+});
+
+const CertificateSchema = z.looseObject({
+  subject: z.looseObject({
+    common_name: str.nullable(),
+    organization: str.nullable(),
+    country: str.nullable(),
+    state: str.nullable(),
+    locality: str.nullable(),
+  }),
+  issuer: z.looseObject({ common_name: str.nullable(), organization: str.nullable(), country: str.nullable() }),
+  serial_number: str,
+  not_before: str,
+  not_after: str,
+  version: str,
+  fingerprint: str,
+  signature_algorithm: str,
+  sans: z.array(str).nullable(),
+  is_ca: z.boolean(),
+  position_in_chain: int.nullable(),
+  /** The TDX quote (hex) an RA-TLS certificate carries. */
+  quote: str.nullable(),
+  app_id: optStr,
+  cert_usage: optStr,
+});
+
+/** `GET /cvms/{id}/attestation` (SDK 0.2.9 `CvmAttestationSchema`): null parts while the CVM is offline. */
+export const CvmAttestationSchema = z.looseObject({
+  name: str.nullable(),
+  is_online: z.boolean(),
+  is_public: z.boolean().default(true),
+  error: str.nullable(),
+  app_certificates: z.array(CertificateSchema).nullable(),
+  tcb_info: z
+    .looseObject({
+      mrtd: str,
+      rootfs_hash: optStr,
+      rtmr0: str,
+      rtmr1: str,
+      rtmr2: str,
+      rtmr3: str,
+      event_log: z.array(EventLogEntrySchema),
+      app_compose: str,
+    })
+    .nullable(),
+  compose_file: str.nullable(),
+});
+export type CvmAttestation = z.output<typeof CvmAttestationSchema>;
+
 /** §7.1 the app-compose of `GET /cvms/{id}/compose_file`. */
 export const AppComposeSchema = z.looseObject({
   docker_compose_file: str,

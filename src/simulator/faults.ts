@@ -1,9 +1,11 @@
 // Fault injection. Route faults act on requests (method + path pattern, optionally one CVM or one API key): an
 // error status with optional Retry-After and body, added latency, or SSE effects (drop / stall after N events).
-// CVM faults act on the state machine: a CVM that never reaches its target, or crashes to `exited` after a delay.
+// CVM faults act on the state machine: a CVM that never reaches its target, or crashes to `exited` after a delay;
+// and on what a CVM attests: a defect in its attestation, or an attestation that is not available for a while.
 // Both come from a JSON profile at start and from the admin API at run time.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { globMatches } from '../domain/glob';
 import { matchPattern, splitPath } from './http/router';
 import { randomHex } from './ids';
 import type { Cvm } from './model';
@@ -38,14 +40,28 @@ const RouteFaultSchema = z
   })
   .strict();
 
+export const ATTESTATION_FAULTS = ['wrong-compose-hash', 'non-replaying-log', 'unapproved-os-image'] as const;
+export type AttestationFault = (typeof ATTESTATION_FAULTS)[number];
+
 const CvmFaultSchema = z
   .object({
     id: z.string().min(1).optional(),
-    /** Any identifier form; matched lazily, so it may name a CVM that does not exist yet. */
+    /**
+     * Any identifier form, or a name glob (`web-*`, for CVMs whose names are made at run time); matched lazily, so
+     * it may name a CVM that does not exist yet.
+     */
     cvm: z.string().min(1),
     neverReachTarget: z.boolean().optional(),
     /** Simulated milliseconds (scaled by timeScale) after reaching `running`. */
     crashAfterMs: z.number().min(0).optional(),
+    /**
+     * What the CVM's attestation proves instead of the truth: another compose than the one deployed, an event log
+     * that does not replay to its RTMR3, or an OS image other than the one the API reports. Each is internally
+     * consistent apart from the one defect, so a verifier must name exactly that measurement.
+     */
+    attestation: z.enum(ATTESTATION_FAULTS).optional(),
+    /** Simulated milliseconds after reaching `running` during which the attestation route answers 409. */
+    attestationDelayMs: z.number().min(0).optional(),
     count: z.number().int().min(1).optional(),
   })
   .strict();
@@ -102,6 +118,8 @@ export interface FiredFaults {
   error: RouteFault | undefined;
   sse: RouteFault['sse'];
 }
+
+const cvmMatches = (raw: string, cvm: Cvm) => (/[*?]/.test(raw) ? globMatches(raw, cvm.name) : identifies(raw, cvm));
 
 export class FaultRegistry {
   private routes: RouteFault[] = [];
@@ -160,8 +178,11 @@ export class FaultRegistry {
   }
 
   /** The behaviour fault for a CVM at a given moment; consumes one use of it. */
-  cvmFault(cvm: Cvm, want: 'neverReachTarget' | 'crashAfterMs'): CvmFault | undefined {
-    const f = this.cvms.find((c) => c[want] !== undefined && c[want] !== false && identifies(c.cvm, cvm));
+  cvmFault(
+    cvm: Cvm,
+    want: 'neverReachTarget' | 'crashAfterMs' | 'attestation' | 'attestationDelayMs',
+  ): CvmFault | undefined {
+    const f = this.cvms.find((c) => c[want] !== undefined && c[want] !== false && cvmMatches(c.cvm, cvm));
     if (f) this.consume(f);
     return f;
   }

@@ -2,6 +2,7 @@
 // deploy pipeline behaves (timeouts, retries, what to do on failure or when another deploy of the app is running).
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { type AttestationSpec, attestationSchema } from './attestation';
 import { type ComposeSpec, composeSchema } from './compose';
 import { durationSchema, formatDuration, parseDuration } from './duration';
 import {
@@ -68,6 +69,8 @@ export interface DeploymentSpec {
   onFailure: 'rollback' | 'keep';
   /** `reject` refuses a deploy while another deploy of the app runs; `wait` queues behind it. */
   ifBusy: 'reject' | 'wait';
+  /** When present with `require`, a CVM counts as running only once its attestation verifies. */
+  attestation?: AttestationSpec;
 }
 
 // Reference §4.2: the name becomes a hostname label.
@@ -307,6 +310,7 @@ function buildDeploymentSchema(ctx: SpecContext) {
     watch,
     onFailure: choice(['rollback', 'keep']).default('rollback'),
     ifBusy: choice(['reject', 'wait']).default('reject'),
+    attestation: attestationSchema.optional(),
   };
   return strictObject(fields, expected('a mapping with apiVersion, kind, name, compose, …'))
     .superRefine(checkReplicasFitPlacement, {

@@ -1,5 +1,6 @@
 // The user-facing spec files: schemas, loading, errors that name the field, env resolution.
 
+export { ATTESTATION_QUOTE_POLICIES, type AttestationSpec } from './attestation';
 export { type ComposeSpec, MAX_COMPOSE_BYTES } from './compose';
 export {
   DEFAULT_INSTANCE_TYPE,

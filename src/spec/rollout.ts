@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type Calendar, calendarSchema } from '../calendar';
 import { type MetricSpec, metricsSchema } from './analysis';
+import { type AttestationSpec, attestationSchema } from './attestation';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
 import { durationSchema } from './duration';
@@ -48,6 +49,8 @@ export interface RolloutSpec {
   autoRevert: boolean;
   onBusy: 'wait' | 'skip';
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
+  /** When present with `require`, each CVM's health gate also requires its attestation to verify. */
+  attestation?: AttestationSpec;
   /** Metrics measured after each wave's CVMs are healthy; a failure spends the budget or aborts (and reverts). */
   analysis?: RolloutAnalysisSpec;
 }
@@ -263,6 +266,7 @@ function buildRolloutSchema(ctx: SpecContext) {
       autoRevert: z.boolean({ error: expected('true or false') }).default(true),
       onBusy: choice(['wait', 'skip']).default('wait'),
       windows: windows.optional(),
+      attestation: attestationSchema.optional(),
       analysis: strictObject({
         metrics: metricsSchema(ctx),
         onFailure: choice(['budget', 'abort']).default('abort'),

@@ -1,6 +1,7 @@
 // `cvmflow worker`: the long-running process that executes cvmflow's workflows and activities.
 
 import { Runtime } from '@temporalio/worker';
+import { pccsCollateral } from '../attestation';
 import { createChainClient, loadChainConfig } from '../chain';
 import { installWorkerRuntime } from '../metrics/runtime';
 import { createWorkerTracing } from '../metrics/tracing';
@@ -36,9 +37,12 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   const pollMs = env.CVMFLOW_WATCH_POLL_MS ? Number(env.CVMFLOW_WATCH_POLL_MS) : undefined;
   // The chain is optional: without ETH_RPC_URL the worker serves phala-KMS deploys and says so.
   const chain = env.ETH_RPC_URL ? createChainClient(loadChainConfig(env)) : undefined;
+  // Quote collateral for the attestation gate: without a PCCS, signed quotes are reported "not verified".
+  const collateral = env.CVMFLOW_PCCS_URL ? pccsCollateral(env.CVMFLOW_PCCS_URL) : undefined;
   const { activities, close } = createWorkerActivities({
     phala,
     chain,
+    collateral,
     codecKeys: config.codecKeys,
     hub: {
       pollIntervalMs: pollMs && Number.isFinite(pollMs) && pollMs > 0 ? pollMs : undefined,
@@ -56,7 +60,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       ...(notifier ? { onWorkflowEvent: (workflow, event) => notifier.publish(workflow, event) } : {}),
     });
     log(
-      `cvmflow worker: polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}); payload encryption ${config.codecKeys ? `on (key ${config.codecKeys[0]!.id})` : 'OFF'}; on-chain KMS ${chain ? 'enabled' : 'disabled (no ETH_RPC_URL)'}`,
+      `cvmflow worker: polling task queue "${config.taskQueue}" on ${config.address} (namespace ${config.namespace}); payload encryption ${config.codecKeys ? `on (key ${config.codecKeys[0]!.id})` : 'OFF'}; on-chain KMS ${chain ? 'enabled' : 'disabled (no ETH_RPC_URL)'}; quote collateral ${collateral ? 'from CVMFLOW_PCCS_URL' : 'none (signed quotes not verified)'}`,
     );
     await worker.run();
     log('cvmflow worker: stopped');

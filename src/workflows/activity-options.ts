@@ -21,9 +21,18 @@ export function apiOptions(input: DeployInput, phaseTimeoutMs: number): Activity
   };
 }
 
-/** Chain writes wait for confirmations: one attempt may take as long as the commit phase allows. */
+/**
+ * Chain writes wait for confirmations: one attempt may take as long as the commit phase allows. Chain activities
+ * heartbeat every second while they wait (src/activities/chain-activities.ts), so a heartbeat timeout notices a dead
+ * worker in seconds instead of at the end of that long attempt; the retry then finds the sent transaction's hash in
+ * the heartbeat details.
+ */
 export function chainOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
-  return { ...apiOptions(input, 3 * phaseTimeoutMs), startToCloseTimeout: phaseTimeoutMs };
+  return {
+    ...apiOptions(input, 3 * phaseTimeoutMs),
+    startToCloseTimeout: phaseTimeoutMs,
+    heartbeatTimeout: input.heartbeatTimeoutMs ?? 20_000,
+  };
 }
 
 export function watchOptions(input: DeployInput, phaseTimeoutMs: number): ActivityOptions {
@@ -63,5 +72,23 @@ export function heartbeatingWait(waitMs: number, heartbeatTimeoutMs: number): Ac
     startToCloseTimeout: Math.max(1000, waitMs) + heartbeatTimeoutMs,
     heartbeatTimeout: heartbeatTimeoutMs,
     retry: retryPolicy({ initialMs: 500 }),
+  };
+}
+
+/** One API call of the rollout workflows: an attempt lasts at most `attemptMs`; five attempts, within a bound. */
+export function apiCall(attemptMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: attemptMs,
+    scheduleToCloseTimeout: 4 * attemptMs + 60_000,
+    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
+  };
+}
+
+/** A long call that heartbeats while it works (a chain write, an approval check): a dead worker is seen at once. */
+export function heartbeatingCall(attemptMs: number, heartbeatTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: attemptMs,
+    heartbeatTimeout: heartbeatTimeoutMs,
+    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
   };
 }

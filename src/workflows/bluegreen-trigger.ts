@@ -4,7 +4,7 @@
 // start) and is itself safe to retry: a blue-green run carrying this trigger's id is adopted, not started again.
 import { proxyActivities } from '@temporalio/workflow';
 import type { BlueGreenActivities } from '../activities/bluegreen-activities';
-import type { LaunchOutcome, LaunchRequest } from '../client/bluegreen';
+import type { LaunchOutcome, LaunchRequest } from './bluegreen-types';
 
 export async function blueGreenTrigger(req: LaunchRequest): Promise<LaunchOutcome> {
   // A supersede waits for the running deployment's teardown (a route change and a delete), hence the minutes.

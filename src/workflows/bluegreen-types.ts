@@ -5,6 +5,7 @@
 // that two live deployments of an app never share a colour; the roles blue and green are what the status reports.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisResult, MetricSpec } from '../analysis/types';
+import type { AuditRequest } from '../domain/audit-input';
 import type { DeployInput } from './deploy-types';
 
 export type Slot = 'blue' | 'green';
@@ -62,6 +63,11 @@ export interface BlueGreenPolicy {
 export interface Actor {
   by: string;
   reason: string;
+}
+
+/** An actor as the audit trail keeps it: with the instant (ISO 8601, the workflow's clock) it was recorded. */
+export interface AuditedActor extends Actor {
+  at: string;
 }
 
 export interface Trigger extends Actor {
@@ -122,8 +128,10 @@ export interface HistoryEntry {
   /** `phase`, `promote`, `abort`, `rollback`, `pause`, `resume`, `finish`, `switch`, `health`, `analysis`, `error` */
   kind: string;
   detail: string;
+  /** Who and why, on entries a person (or cvmflow itself) asked for; `at` is `atMs` as ISO 8601. */
   by?: string;
   reason?: string;
+  at?: string;
 }
 
 export interface BlueGreenStatus {
@@ -147,7 +155,7 @@ export interface BlueGreenStatus {
     autoAtMs?: number;
     /** When an unpromoted preview is aborted. */
     expiresAtMs?: number;
-    paused?: Actor & { atMs: number };
+    paused?: AuditedActor & { atMs: number };
     promotedAtMs?: number;
     promotedBy?: string;
   };
@@ -192,13 +200,30 @@ export interface BlueGreenMemo {
 }
 
 export const blueGreenStatusQuery = defineQuery<BlueGreenStatus>('status');
-export const promoteUpdate = defineUpdate<PromoteResult, [Actor]>('promote');
-export const abortUpdate = defineUpdate<TeardownReport, [Actor]>('abort');
-export const rollbackUpdate = defineUpdate<TeardownReport, [Actor]>('rollback');
-export const pauseUpdate = defineUpdate<BlueGreenStatus['promotion'], [Actor]>('pause');
-export const resumeUpdate = defineUpdate<BlueGreenStatus['promotion'], [Actor]>('resume');
+// Every control request is an AuditRequest: `by` and `reason` (or `note`, its older name) are required here.
+export const blueGreenPromoteUpdate = defineUpdate<PromoteResult, [AuditRequest]>('promote');
+export const blueGreenAbortUpdate = defineUpdate<TeardownReport, [AuditRequest]>('abort');
+export const blueGreenRollbackUpdate = defineUpdate<TeardownReport, [AuditRequest]>('rollback');
+export const blueGreenPauseUpdate = defineUpdate<BlueGreenStatus['promotion'], [AuditRequest]>('pause');
+export const blueGreenResumeUpdate = defineUpdate<BlueGreenStatus['promotion'], [AuditRequest]>('resume');
 /** Ends the warm period now: blue is retired without waiting out scaleDownDelay (also used by a new trigger). */
-export const finishUpdate = defineUpdate<{ retired: string[] }, [Actor]>('finish');
+export const blueGreenFinishUpdate = defineUpdate<{ retired: string[] }, [AuditRequest]>('finish');
+
+/** What the trigger workflow's one activity is asked: launch a run for this input (see launchBlueGreen). */
+export interface LaunchRequest {
+  input: BlueGreenInput;
+  onTrigger: 'reject' | 'supersede';
+}
+
+export interface LaunchOutcome {
+  status: 'started' | 'rejected';
+  workflowId: string;
+  runId: string;
+  /** Why a trigger was rejected: the run in progress and its phase. */
+  reason?: string;
+  /** The run this trigger ended first: aborted (supersede) or finished early (its blue retired). */
+  superseded?: { runId: string; phase: string; action: 'abort' | 'finish' };
+}
 
 /** One blue-green deployment per app at a time: the workflow id is the app's. */
 export const blueGreenWorkflowId = (app: string) => `bluegreen-${app}`;

@@ -1,5 +1,6 @@
 // Types and message definitions shared by the deploy workflow and its clients (no activity code, no I/O).
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 
 export type KmsKind = 'phala' | 'ethereum' | 'base';
 export type DeployPhase =
@@ -62,6 +63,26 @@ export interface DeployInput {
   heartbeatTimeoutMs?: number;
   /** Per-attempt timeout of one API call. */
   apiAttemptTimeoutMs?: number;
+  /** Set when the spec requires attestation: a CVM counts as running only once its attestation verifies. */
+  attestation?: AttestationGate;
+}
+
+/** The attestation gate's settings (spec `attestation` with `require: true`). */
+export interface AttestationGate {
+  /** Allowed `os-image-hash` measurements; absent: the image the API reports for the CVM. */
+  osImages?: string[];
+  quote: 'required' | 'if-present' | 'ignore';
+  timeoutMs: number;
+}
+
+/** The evidence a CVM's accepted attestation leaves in progress and result (the full verdict is in history). */
+export interface AttestationSummary {
+  composeHash: string | null;
+  registers: { mrtd: string; rtmr0: string; rtmr1: string; rtmr2: string; rtmr3: string } | null;
+  quoteDigest: string | null;
+  quoteVerified: boolean;
+  quoteStatus: string;
+  checks: number;
 }
 
 export interface DeployedCvm {
@@ -70,6 +91,8 @@ export interface DeployedCvm {
   status: string;
   /** Whether this run created the CVM (false: it existed and was updated). */
   created: boolean;
+  /** Present when the CVM passed the attestation gate. */
+  attestation?: AttestationSummary;
 }
 
 export interface DeployResult {
@@ -82,7 +105,7 @@ export interface DeployResult {
   timingsMs: Partial<Record<DeployPhase, number>>;
 }
 
-export interface DeployProgress {
+export interface DeployStatus {
   app: string;
   phase: DeployPhase;
   mode?: 'create' | 'update';
@@ -95,7 +118,13 @@ export interface DeployProgress {
   cleanedUp?: string[];
 }
 
-export const deployProgressQuery = defineQuery<DeployProgress>('progress');
+/** @deprecated the older name of DeployStatus. */
+export type DeployProgress = DeployStatus;
+
+// Every workflow kind answers `status`; `progress`, the older wire name, stays as an alias on the same handler.
+export const deployStatusQuery = defineQuery<DeployStatus>('status');
+/** @deprecated wire name before `status`; the same handler answers it. */
+export const deployStatusQueryAlias = defineQuery<DeployStatus>('progress');
 
 /** The transaction the app's owner must send before the update may be committed (`approval: external`). */
 export interface PendingApproval {
@@ -117,16 +146,21 @@ export interface PendingApproval {
   rejected: { txHash: string; reason: string }[];
 }
 
-export interface ApprovalAccepted {
+/** An accepted approval, with who handed it over and why (absent from deployments that predate them). */
+export interface ApprovalAccepted extends Partial<AuditEntry> {
   txHash: string;
   blockNumber: number;
   composeHash: string;
 }
 
+export interface ApprovalTxRequest extends AuditRequest {
+  txHash: string;
+}
+
 /** What must be signed, or null when the deploy waits for no approval. */
 export const approvalQuery = defineQuery<PendingApproval | null>('approval');
 /** Hands over the hash of the transaction that approved the compose hash; verified on chain before it is accepted. */
-export const submitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [{ txHash: string }]>('submitApprovalTx');
+export const deploySubmitApprovalTxUpdate = defineUpdate<ApprovalAccepted, [ApprovalTxRequest]>('submitApprovalTx');
 
 export const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 

@@ -15,25 +15,29 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { createAttestationActivities } from '../activities/attestation-activities';
 import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { CvmRef, createDeployActivities } from '../activities/deploy-activities';
-import { apiOptions, chainOptions, watchOptions } from './activity-options';
+import { auditEntry, requestReason } from '../domain/audit-input';
+import { apiOptions, chainOptions, heartbeatingWait, watchOptions } from './activity-options';
 import { Compensations } from './compensations';
 import { type ComposeUpdateOps, restoreCompose, updateCompose } from './compose-update';
 import { Mutex, runBounded } from './concurrency';
 import {
   type ApprovalAccepted,
+  type AttestationSummary,
   approvalQuery,
   type DeployedCvm,
   type DeployInput,
   type DeployPhase,
-  type DeployProgress,
   type DeployResult,
-  deployProgressQuery,
+  type DeployStatus,
+  deployStatusQuery,
+  deployStatusQueryAlias,
+  deploySubmitApprovalTxUpdate,
   type PendingApproval,
   SA_PHASE,
-  submitApprovalTxUpdate,
   TX_HASH,
 } from './deploy-types';
 import { describeError } from './errors';
@@ -41,6 +45,7 @@ import { phaseReporter } from './observe';
 
 type Activities = ReturnType<typeof createDeployActivities> & ComposeUpdateActivities;
 type ChainActivities = ReturnType<typeof createChainActivities>;
+type AttestationActivities = ReturnType<typeof createAttestationActivities>;
 
 export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const t = input.timeouts;
@@ -51,9 +56,13 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
   const watch = proxyActivities<Activities>(watchOptions(input, t.runningMs));
   const rollback = proxyActivities<Activities>(apiOptions(input, t.rollbackMs));
   const chainOps = proxyActivities<ChainActivities>(chainOptions(input, t.commitMs));
+  const attest = proxyActivities<AttestationActivities>(
+    heartbeatingWait(input.attestation?.timeoutMs ?? 0, input.heartbeatTimeoutMs ?? 20_000),
+  );
 
-  const progress: DeployProgress = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
-  setHandler(deployProgressQuery, () => progress);
+  const progress: DeployStatus = { app: input.app, phase: 'start', cvms: [], timingsMs: {} };
+  setHandler(deployStatusQuery, () => progress);
+  setHandler(deployStatusQueryAlias, () => progress);
   const compensations = new Compensations();
 
   let phaseStartedAt = Date.now();
@@ -76,14 +85,49 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       timeoutS: input.watch.timeoutS,
       expectComposeHash,
     });
+  // Evidence of the CVMs that passed the attestation gate, by CVM id.
+  const attestations = new Map<string, AttestationSummary>();
+  /**
+   * When the spec requires it, a running CVM must also prove it runs `composeHash` (src/attestation); a refusal
+   * fails this step like a CVM that never ran. Only specs that ask reach patched(), so older histories replay as
+   * they ran.
+   */
+  async function attested(cvmId: string, composeHash: string): Promise<void> {
+    const gate = input.attestation;
+    if (!gate || !patched('attestation-gate')) return;
+    const v = await attest.verifyAttestation({
+      cvmId,
+      composeHash,
+      appId: progress.appId,
+      osImages: gate.osImages,
+      quote: gate.quote,
+      timeoutMs: gate.timeoutMs,
+      onChainApp: input.kms !== 'phala',
+    });
+    attestations.set(cvmId, {
+      composeHash: v.composeHash,
+      registers: v.registers,
+      quoteDigest: v.quoteDigest,
+      quoteVerified: v.quoteVerified,
+      quoteStatus: v.quoteStatus,
+      checks: v.checks.length,
+    });
+    log.info('attestation accepted', { cvmId, composeHash, quoteStatus: v.quoteStatus });
+  }
+  const watchRunningAttested = async (cvmId: string, composeHash: string) => {
+    const state = await watchRunning(cvmId, composeHash);
+    await attested(cvmId, composeHash);
+    return state;
+  };
   // External approval (`approval: external`): what the owner must send, and the transaction that did it.
   let pendingApproval: PendingApproval | null = null;
   let accepted: ApprovalAccepted | undefined;
   let verifying: string | undefined;
   setHandler(approvalQuery, () => pendingApproval);
   setHandler(
-    submitApprovalTxUpdate,
-    async ({ txHash }): Promise<ApprovalAccepted> => {
+    deploySubmitApprovalTxUpdate,
+    async (req): Promise<ApprovalAccepted> => {
+      const { txHash } = req;
       const pending = pendingApproval!;
       verifying = txHash;
       try {
@@ -92,7 +136,12 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
           composeHash: pending.composeHash,
           txHash,
         });
-        accepted = { txHash: ok.txHash, blockNumber: ok.blockNumber, composeHash: pending.composeHash };
+        accepted = {
+          txHash: ok.txHash,
+          blockNumber: ok.blockNumber,
+          composeHash: pending.composeHash,
+          ...auditEntry(req, false, Date.now()),
+        };
         return accepted;
       } catch (err) {
         const reason = describeError(err);
@@ -112,6 +161,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
         if (!pendingApproval || accepted)
           throw new Error(`deploy of ${input.app} is not waiting for an on-chain approval (phase ${progress.phase})`);
         if (verifying) throw new Error(`transaction ${verifying} is being verified; wait for its answer`);
+        requestReason(req, false);
       },
     },
   );
@@ -171,7 +221,9 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
     enter('update');
   }
 
-  const record = (cvm: DeployedCvm) => {
+  const record = (entry: DeployedCvm) => {
+    const evidence = attestations.get(entry.cvmId);
+    const cvm = evidence ? { ...entry, attestation: evidence } : entry;
     const i = progress.cvms.findIndex((c) => c.cvmId === cvm.cvmId);
     if (i >= 0) progress.cvms[i] = cvm;
     else progress.cvms.push(cvm);
@@ -233,6 +285,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
 
     enter('running');
     const first = await watchRunning(primary.cvmId);
+    await attested(primary.cvmId, provisioned.composeHash);
     record({ ...primary, status: first.status, created: true });
 
     if (input.replicas > 1) {
@@ -258,6 +311,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
         });
         record({ ...replica, created: true });
         const state = await watchRunning(replica.cvmId);
+        await attested(replica.cvmId, provisioned.composeHash);
         record({ ...replica, status: state.status, created: true });
       });
     }
@@ -317,8 +371,12 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
       approve: approveComposeHash,
       commit: commit.composeCommit,
       watchRunning: async (cvmId, composeHash) => {
-        await watchRunning(cvmId, composeHash);
+        await watchRunningAttested(cvmId, composeHash);
       },
+    };
+    // A restored compose is the one the CVM ran before: no gate there (rolling back must not wait on it).
+    const watchRestored = async (cvmId: string, composeHash: string) => {
+      await watchRunning(cvmId, composeHash);
     };
     const change = {
       dockerCompose: input.dockerCompose,
@@ -338,7 +396,7 @@ export async function deployCvm(input: DeployInput): Promise<DeployResult> {
           changing: (p) =>
             compensations.add(`restore compose ${p.previousComposeHash.slice(0, 12)} on ${cvm.cvmId}`, async () => {
               const r = await restoreCompose(
-                { restore: rollback.composeRestore, watchRunning: ops.watchRunning },
+                { restore: rollback.composeRestore, watchRunning: watchRestored },
                 {
                   cvmId: cvm.cvmId,
                   restore: p.restore,

@@ -4,7 +4,7 @@
 // It updates its CVMs (or, in revert mode, puts them back) at most `concurrency` at a time, each through the compose
 // update step deploy updates use (src/workflows/compose-update.ts: prepare → approve the hash on chain → commit →
 // watch until running with the new compose hash), then the health gate; with autoRevert a CVM that fails goes back
-// to its previous compose at once. It answers the deploy workflow's progress query, so
+// to its previous compose at once. It answers the deploy workflow's status query, so
 // `cvmflow deploy status <app>` shows what the rollout is doing to the app.
 import {
   ApplicationFailure,
@@ -17,27 +17,30 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
+import type { createAttestationActivities } from '../activities/attestation-activities';
 import type { createChainActivities } from '../activities/chain-activities';
 import type { ComposeUpdateActivities } from '../activities/compose-update-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import type { RolloutActivities } from '../activities/rollout-activities';
-import { heartbeatingWait, retryPolicy } from './activity-options';
+import { apiCall, heartbeatingCall, heartbeatingWait } from './activity-options';
 import { approvalOncePerHash, restoreCompose, updateCompose } from './compose-update';
-import { deployProgressQuery } from './deploy-types';
+import { type DeployStatus, deployStatusQueryAlias } from './deploy-types';
 import { describeError } from './errors';
 import { needsRevert } from './rollout-plan';
 import {
   type AppInput,
   type AppResult,
-  appStatusQuery,
   type CvmRecord,
   type RestorePatch,
+  rolloutAppStatusQuery,
+  rolloutAppStatusQueryAlias,
   type WaveControl,
   waveControlSignal,
 } from './rollout-types';
 
 type Activities = ReturnType<typeof createDeployActivities> & RolloutActivities & ComposeUpdateActivities;
 type ChainActivities = ReturnType<typeof createChainActivities>;
+type AttestationActivities = ReturnType<typeof createAttestationActivities>;
 
 const DEFAULTS = {
   apiAttemptTimeoutMs: 30_000,
@@ -62,11 +65,11 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
   setHandler(waveControlSignal, (next) => {
     control = next;
   });
-  setHandler(appStatusQuery, () => cvms);
-  setHandler(deployProgressQuery, () => ({
+  // It runs under the app's deployment id: `status` (and deploy's older `progress`) answer as a deploy would.
+  const deployView = (): DeployStatus => ({
     app: input.app,
-    phase: 'update' as const,
-    mode: 'update' as const,
+    phase: 'update',
+    mode: 'update',
     ...(cvms[0] ? { appId: cvms[0].appId } : {}),
     cvms: cvms.map((c) => ({
       cvmId: c.cvmId,
@@ -75,13 +78,15 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
       created: false,
     })),
     timingsMs: {},
-  }));
-
-  const api = proxyActivities<Activities>({
-    startToCloseTimeout: tuning.apiAttemptTimeoutMs,
-    scheduleToCloseTimeout: 4 * tuning.apiAttemptTimeoutMs + 60_000,
-    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
   });
+  setHandler(rolloutAppStatusQuery, () => ({
+    ...deployView(),
+    rollout: { rolloutId: input.rolloutId, wave: input.wave, mode: input.mode, cvms },
+  }));
+  setHandler(deployStatusQueryAlias, deployView);
+  setHandler(rolloutAppStatusQueryAlias, () => cvms);
+
+  const api = proxyActivities<Activities>(apiCall(tuning.apiAttemptTimeoutMs));
   const longRunning = (ms: number) => proxyActivities<Activities>(heartbeatingWait(ms, tuning.heartbeatTimeoutMs));
 
   async function watchRunning(cvmId: string, composeHash: string, deadlineMs: number): Promise<void> {
@@ -96,12 +101,10 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
     });
   }
 
-  const chainOps = proxyActivities<ChainActivities>({
-    // A write waits for its confirmations; it heartbeats meanwhile, so a dead worker is noticed at once.
-    startToCloseTimeout: Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs),
-    heartbeatTimeout: tuning.heartbeatTimeoutMs,
-    retry: retryPolicy({ initialMs: 1000, maximumAttempts: 5 }),
-  });
+  // A write waits for its confirmations, up to the CVM's deadline.
+  const chainOps = proxyActivities<ChainActivities>(
+    heartbeatingCall(Math.max(input.cvmDeadlineMs, tuning.apiAttemptTimeoutMs), tuning.heartbeatTimeoutMs),
+  );
   // The rollout refused at its start the apps whose owner is not the worker's key (rollout.ts): the worker approves.
   const approve = approvalOncePerHash(async (appId, composeHash) => {
     await chainOps.addComposeHashOnChain({ appId, composeHash });
@@ -166,6 +169,21 @@ export async function rolloutApp(input: AppInput): Promise<AppResult> {
         deadlineMs,
         pollMs: tuning.healthPollMs,
       });
+    }
+    // Only rollouts whose spec asks reach patched(), so older histories replay as they ran.
+    if (h.attestation && c.to && patched('attestation-gate')) {
+      const waitMs = Math.max(1, Math.min(h.attestation.timeoutMs, deadlineMs - Date.now()));
+      const v = await proxyActivities<AttestationActivities>(
+        heartbeatingWait(waitMs, tuning.heartbeatTimeoutMs),
+      ).verifyAttestation({
+        cvmId: c.cvmId,
+        composeHash: c.to,
+        appId: c.appId,
+        osImages: h.attestation.osImages,
+        quote: h.attestation.quote,
+        timeoutMs: waitMs,
+      });
+      c.attested = `compose ${v.composeHash}, rtmr3 ${v.registers?.rtmr3.slice(0, 24)}…, quote ${v.quoteStatus}`;
     }
     c.state = 'healthy';
     c.reason = undefined;

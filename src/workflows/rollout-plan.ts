@@ -140,7 +140,7 @@ export function windowGate(calendar: Calendar, overrides: readonly Override[], n
     cause,
     ...(candidates.length ? { recheckAtMs: Math.min(...candidates) } : {}),
   });
-  const by = (o: Override) => `${o.kind} ${o.id} (${o.note})`;
+  const by = (o: Override) => `${o.kind} ${o.id} (${o.reason ?? o.note})`;
 
   let effective = state;
   let cause = 'inside the deploy window';

@@ -2,7 +2,9 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { Calendar } from '../calendar';
+import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 import type { RestorePatch } from './compose-update-types';
+import type { AttestationGate, DeployStatus } from './deploy-types';
 import type { ScheduleClock } from './power-types';
 
 export type { RestorePatch };
@@ -64,7 +66,8 @@ export interface RolloutConfig {
   version: RolloutVersion;
   strategy: RolloutStrategy;
   /** A CVM counts as updated once it runs the new compose and stays healthy this long. */
-  health: { minHealthyMs: number; http?: HttpCheck };
+  /** `attestation`: each CVM's gate also requires its attestation to prove the rolled-out compose (spec `attestation`). */
+  health: { minHealthyMs: number; http?: HttpCheck; attestation?: AttestationGate };
   /** cvmMs: from a CVM's first call to healthy; waveMs: from a wave's start to its last CVM done. */
   deadlines: { cvmMs: number; waveMs: number };
   /** Failed CVMs the rollout tolerates; one more stops it. */
@@ -168,6 +171,8 @@ export interface CvmRecord {
   from?: string;
   to?: string;
   restore?: string;
+  /** The accepted attestation's evidence, in one line (when the rollout requires attestation). */
+  attested?: string;
   startedAtMs?: number;
   endedAtMs?: number;
 }
@@ -268,6 +273,11 @@ export interface WaveResult {
   endedAtMs: number;
 }
 
+/** An app workflow's `status`: the deploy view of the app, and the rollout's records of its CVMs. */
+export interface RolloutAppStatus extends DeployStatus {
+  rollout: { rolloutId: string; wave: number; mode: 'update' | 'revert'; cvms: CvmRecord[] };
+}
+
 export interface WaveStatus {
   wave: number;
   mode: 'update' | 'revert';
@@ -303,10 +313,15 @@ export type RolloutPhase =
 
 export type OverrideKind = 'skipWindow' | 'liftFreeze';
 
-export interface Override {
+/** Who asked for a control action and why; `note` repeats `reason` for readers of the older field. */
+export interface RolloutAudit extends AuditEntry {
+  /** @deprecated the older name of `reason`, kept with the same value. */
+  note: string;
+}
+
+export interface Override extends RolloutAudit {
   id: string;
   kind: OverrideKind;
-  note: string;
   createdAtMs: number;
   /** Exclusive end on the rollout's clock; absent for skipWindow: until the next wave ends. */
   untilMs?: number;
@@ -328,6 +343,15 @@ export interface WaveSummary {
   counts?: Partial<Record<CvmState, number>>;
 }
 
+export interface PausedState extends RolloutAudit {
+  sinceMs: number;
+}
+
+export interface AbortState extends RolloutAudit {
+  revert: boolean;
+  atMs: number;
+}
+
 /** State carried from one run to the next by continue-as-new. */
 export interface RolloutCarried {
   /** When the targets were resolved (on the rollout's clock), and what the selector and lists matched. */
@@ -343,8 +367,8 @@ export interface RolloutCarried {
   foldedRecords: number;
   nextSeq: number;
   waveLog: WaveSummary[];
-  paused?: { note: string; sinceMs: number };
-  abort?: { note: string; revert: boolean; atMs: number };
+  paused?: PausedState;
+  abort?: AbortState;
   /** The wave whose manual pause was promoted (the pause before it is over). */
   promotedWave?: number;
   /** The latest waves' metric analyses (issue 23). */
@@ -379,8 +403,8 @@ export interface RolloutStatus {
   limits: { maxParallel: number; maxUnavailable: number };
   window?: WindowView;
   overrides: Override[];
-  paused?: { note: string; sinceMs: number };
-  abort?: { note: string; revert: boolean; atMs: number };
+  paused?: PausedState;
+  abort?: AbortState;
   cvms: CvmRecord[];
   records: AuditRecord[];
   foldedRecords: number;
@@ -401,18 +425,17 @@ export interface RolloutResult {
   endedAtMs: number;
 }
 
-export interface NoteRequest {
-  note?: string;
-}
+/** A control request: who asks (`by`) and why (`reason`; `note` is its older name, still accepted). */
+export type RolloutControlRequest = AuditRequest;
+/** @deprecated the older name of RolloutControlRequest. */
+export type NoteRequest = RolloutControlRequest;
 
-export interface AbortRequest {
-  note: string;
+export interface AbortRequest extends RolloutControlRequest {
   /** Put every CVM the rollout updated back on its previous compose. */
   revert?: boolean;
 }
 
-export interface OverrideRequest {
-  note: string;
+export interface OverrideRequest extends RolloutControlRequest {
   /** ISO 8601 instant with an offset or Z, on the rollout's clock. Required for liftFreeze. */
   until?: string;
 }
@@ -422,16 +445,27 @@ export interface ControlAck {
   message: string;
 }
 
-export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
-export const pauseRolloutUpdate = defineUpdate<ControlAck, [NoteRequest]>('pause');
-export const resumeRolloutUpdate = defineUpdate<ControlAck, [NoteRequest]>('resume');
-export const abortRolloutUpdate = defineUpdate<ControlAck, [AbortRequest]>('abort');
-export const promoteRolloutUpdate = defineUpdate<ControlAck, [NoteRequest]>('promote');
-export const skipWindowUpdate = defineUpdate<Override, [OverrideRequest]>('skipWindow');
-export const liftFreezeUpdate = defineUpdate<Override, [OverrideRequest]>('liftFreeze');
+// Every workflow kind answers `status`; the older wire names stay as aliases answered by the same handler.
+export const rolloutStatusQuery = defineQuery<RolloutStatus>('status');
+/** @deprecated wire name before `status`; the same handler answers it. */
+export const rolloutStatusQueryAlias = defineQuery<RolloutStatus>('rolloutStatus');
+export const rolloutPauseUpdate = defineUpdate<ControlAck, [RolloutControlRequest]>('pause');
+export const rolloutResumeUpdate = defineUpdate<ControlAck, [RolloutControlRequest]>('resume');
+export const rolloutAbortUpdate = defineUpdate<ControlAck, [AbortRequest]>('abort');
+export const rolloutPromoteUpdate = defineUpdate<ControlAck, [RolloutControlRequest]>('promote');
+export const rolloutSkipWindowUpdate = defineUpdate<Override, [OverrideRequest]>('skipWindow');
+export const rolloutLiftFreezeUpdate = defineUpdate<Override, [OverrideRequest]>('liftFreeze');
 
-export const waveStatusQuery = defineQuery<WaveStatus>('waveStatus');
-export const appStatusQuery = defineQuery<CvmRecord[]>('rolloutAppStatus');
+export const rolloutWaveStatusQuery = defineQuery<WaveStatus>('status');
+/** @deprecated wire name before `status`; the same handler answers it. */
+export const rolloutWaveStatusQueryAlias = defineQuery<WaveStatus>('waveStatus');
+/**
+ * An app workflow runs under the app's deployment id, so its `status` is the deploy view (what `cvmflow deploy
+ * status <app>` shows) with the rollout's per-CVM records in `rollout.cvms`.
+ */
+export const rolloutAppStatusQuery = defineQuery<RolloutAppStatus>('status');
+/** @deprecated wire name before `status`: the app's CVM records alone. */
+export const rolloutAppStatusQueryAlias = defineQuery<CvmRecord[]>('rolloutAppStatus');
 export const waveControlSignal = defineSignal<[WaveControl]>('waveControl');
 
 /** A rollout started by hand; a Schedule's runs get the nominal time appended by the server. */

@@ -28,13 +28,14 @@ import { isUnavailable, needsRevert } from './rollout-plan';
 import {
   type AppInput,
   type CvmRecord,
+  rolloutWaveStatusQuery,
+  rolloutWaveStatusQueryAlias,
   type WaveCarried,
   type WaveControl,
   type WaveInput,
   type WaveResult,
   type WaveStatus,
   waveControlSignal,
-  waveStatusQuery,
 } from './rollout-types';
 
 const DEFAULTS = { maxCvmsPerWaveRun: 100, lockPollMs: 5000, heartbeatTimeoutMs: 20_000, apiAttemptTimeoutMs: 30_000 };
@@ -91,21 +92,20 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
     for (const r of running.values()) void r.handle.signal(waveControlSignal, next).catch(() => undefined);
   });
 
-  setHandler(
-    waveStatusQuery,
-    (): WaveStatus => ({
-      wave: input.wave,
-      mode: input.mode,
-      control,
-      inFlight: used,
-      running: [...running.keys()].map(deployWorkflowId),
-      unavailable: unavailable(),
-      failures: st.failures,
-      cvms: st.cvms,
-      events: st.events,
-      run: st.runs,
-    }),
-  );
+  const status = (): WaveStatus => ({
+    wave: input.wave,
+    mode: input.mode,
+    control,
+    inFlight: used,
+    running: [...running.keys()].map(deployWorkflowId),
+    unavailable: unavailable(),
+    failures: st.failures,
+    cvms: st.cvms,
+    events: st.events,
+    run: st.runs,
+  });
+  setHandler(rolloutWaveStatusQuery, status);
+  setHandler(rolloutWaveStatusQueryAlias, status);
 
   function event(text: string): void {
     st.events.push({ atMs: Date.now(), text });

@@ -36,6 +36,7 @@ describe('cvmflow demo', () => {
     expect(steps.map((s) => s.title)).toEqual([
       'deploy with replicas',
       'update the compose',
+      'attestation gate',
       'blue-green traffic switch',
       'rollout + failure budget',
       'power schedule + override',

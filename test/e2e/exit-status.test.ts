@@ -253,9 +253,10 @@ describe('exit status and --json of the real binary', { timeout: 180_000 }, () =
       const s = await cli(['bluegreen', 'status', app, '--json']);
       return s.code === 0 && json<{ status: { phase: string } }>(s).status.phase === 'preview';
     });
-    const second = await cli(['bluegreen', 'start', '-f', spec, '--reason', 'again', '--json']);
+    // --note: the older name of --reason, still accepted.
+    const second = await cli(['bluegreen', 'start', '-f', spec, '--note', 'again', '--json']);
     expect(second.code).toBe(1);
-    expect(json(second)).toMatchObject({ status: 'rejected' });
+    expect(json(second)).toMatchObject({ status: 'refused', error: expect.stringContaining('is in progress') });
 
     // Nobody promotes: previewTtl ends the run (expired), so `start --wait` ends unpromoted.
     expect(await first.exited).toBe(1);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { abortBlueGreen, awaitBlueGreen } from '../../src/client/bluegreen';
 import type { LocalProxy } from '../../src/router/local-proxy';
 import type { BlueGreenPhase } from '../../src/workflows/bluegreen-types';
+import { recordHistory } from '../support/replay';
 import { startStack, type TestStack } from '../support/stack';
 import {
   bgSpec,
@@ -90,5 +91,9 @@ describe('blue-green abort in every phase', () => {
     expect(blues.map((c) => c.status)).toEqual(['running']);
     expect(proxy.table(app)).toMatchObject({ active: { name: blue.name }, preview: null });
     expect((await hit(proxy.urls(app).active)).app).toBe(blue.name);
+    await recordHistory(
+      stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId),
+      `bluegreen-aborted-${phase}`,
+    );
   });
 });

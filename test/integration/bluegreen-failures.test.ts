@@ -15,6 +15,7 @@ import {
   rollbackBlueGreen,
 } from '../../src/client/bluegreen';
 import type { BlueGreenResult } from '../../src/workflows/bluegreen-types';
+import { recordHistory } from '../support/replay';
 import { startStack, type TestStack } from '../support/stack';
 import {
   ACTOR,
@@ -93,6 +94,7 @@ describe('blue-green failures and control', () => {
     expect(result.outcome).toBe('failed');
     expect(result.summary).toMatch(/failed 3 health checks in a row.*503/);
     expect(result.active?.name).toBe(blue.name);
+    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-failed-health');
 
     // The router never saw green, and the proxy never sent green a request.
     const tables = proxy.applied(app).slice(before);
@@ -138,6 +140,10 @@ describe('blue-green failures and control', () => {
     await waitFor('green deleted', async () =>
       liveCvms(stack, app).some((c) => c.name === result.green) ? undefined : true,
     );
+    await recordHistory(
+      stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId),
+      'bluegreen-analysis-rolled-back',
+    );
   });
 
   it('rollback while blue is warm is immediate: no gates, blue never restarted', async () => {
@@ -170,6 +176,7 @@ describe('blue-green failures and control', () => {
     const result = await awaitBlueGreen(stack.client, app, started.runId);
     expect(result.outcome).toBe('rolled-back');
     expect(result.history.find((h) => h.kind === 'rollback')).toMatchObject({ by: 'bob', reason: 'error rate up' });
+    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-rolled-back');
   });
 
   it('rejects promote before green is healthy with the reason, and control without a reason; pause holds automatic promotion', async () => {
@@ -195,5 +202,6 @@ describe('blue-green failures and control', () => {
     expect(result.outcome).toBe('promoted');
     const kinds = result.history.filter((h) => h.by === 'carol').map((h) => h.kind);
     expect(kinds).toEqual(['pause', 'resume']);
+    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-paused-resumed');
   });
 });

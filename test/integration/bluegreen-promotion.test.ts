@@ -99,7 +99,10 @@ describe('blue-green promotion', () => {
     expect(result.history.some((h) => h.kind === 'retire')).toBe(true);
     await waitFor('blue deleted', async () => (liveCvms(stack, app).every((c) => c.name === green) ? true : undefined));
     expect((await hit(urls.active)).app).toBe(green);
-    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-promoted');
+    await recordHistory(
+      stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId),
+      'bluegreen-promoted-by-hand',
+    );
   });
 
   it('promotes automatically after autoPromoteAfter, and not before', async () => {
@@ -121,6 +124,7 @@ describe('blue-green promotion', () => {
     expect(promote.atMs - previewAt).toBeGreaterThanOrEqual(1500);
     expect(promote.reason).toContain('automatic promotion');
     expect((await hit(proxy.urls(app).active)).app).toBe(result.active!.name);
+    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-auto-promoted');
   });
 
   it('aborts an unpromoted preview at previewTtl: green deleted, blue untouched', async () => {
@@ -140,6 +144,7 @@ describe('blue-green promotion', () => {
     await expect(promoteBlueGreen(stack.client, app, ACTOR)).rejects.toThrow(BlueGreenRejectedError);
     const { status } = await getBlueGreenStatus(stack.client, app);
     expect(status).toMatchObject({ phase: 'done', outcome: 'expired', active: 'blue' });
+    await recordHistory(stack.client.workflow.getHandle(`bluegreen-${app}`, started.runId), 'bluegreen-expired');
   });
 
   it('drives a webhook router: every route change is POSTed signed, and the run waits for its 2xx', async () => {

@@ -1,7 +1,7 @@
 // Crash safety with real processes: the worker is SIGKILLed in the middle of the watch and in the middle of
 // replication, a new worker process takes over, and the deployment completes with exactly the expected CVMs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getDeployProgress, startDeploy } from '../../src/client/deploy';
+import { getDeployStatus, startDeploy } from '../../src/client/deploy';
 import type { DeployPhase } from '../../src/workflows/deploy-types';
 import { testSpec } from '../support/specs';
 import { startStack, TEST_API_KEY, type TestStack } from '../support/stack';
@@ -29,7 +29,7 @@ describe('deploy survives worker crashes', () => {
   async function waitForPhase(app: string, phase: DeployPhase, extra: (cvms: number) => boolean = () => true) {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const p = await getDeployProgress(stack.client, app).catch(() => undefined);
+      const p = await getDeployStatus(stack.client, app).catch(() => undefined);
       if (p?.phase === phase && extra(p.cvms.length)) return;
       if (Date.now() > deadline) throw new Error(`never reached phase ${phase}; last: ${JSON.stringify(p)}`);
       await new Promise((r) => setTimeout(r, 50));

@@ -25,7 +25,7 @@ import type { ChainClient } from '../../src/chain/client';
 import { accountFromPrivateKey } from '../../src/chain/config';
 import {
   ApprovalRejectedError,
-  getDeployProgress,
+  getDeployStatus,
   getPendingApproval,
   startDeploy,
   submitApprovalTx,
@@ -77,7 +77,7 @@ describe('on-chain compose-hash approval of an update', () => {
       if (pending) return pending;
       if (Date.now() > deadline)
         throw new Error(
-          `no approval published; progress: ${JSON.stringify(await getDeployProgress(stack.client, name))}`,
+          `no approval published; progress: ${JSON.stringify(await getDeployStatus(stack.client, name))}`,
         );
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -174,7 +174,7 @@ describe('on-chain compose-hash approval of an update', () => {
       `failed in phase approve: no transaction approving compose hash ${pending.composeHash} on app ${appId} arrived by the deadline ${pending.deadline}`,
     );
     expect(message).toMatch(/nothing to roll back|rolled back/);
-    const progress = await getDeployProgress(stack.client, name);
+    const progress = await getDeployStatus(stack.client, name);
     expect(progress.phase).toBe('failed');
     expect(progress.timingsMs.rollback).toBeGreaterThanOrEqual(0);
     expect(await getPendingApproval(stack.client, name)).toBeNull();
@@ -272,7 +272,7 @@ describe('on-chain compose-hash approval of an update', () => {
     );
 
     // Still waiting, with every rejection on record.
-    expect((await getDeployProgress(stack.client, name)).phase).toBe('approve');
+    expect((await getDeployStatus(stack.client, name)).phase).toBe('approve');
     const still = await getPendingApproval(stack.client, name);
     expect(still?.rejected.map((r) => r.txHash)).toEqual([unknown, otherTx, elsewhereTx, failedTx]);
     expect(liveCvm().status).toBe('running');
@@ -285,12 +285,29 @@ describe('on-chain compose-hash approval of an update', () => {
         (l) => l.args.composeHash,
       ),
     ).toEqual([hash]);
-    const cliApproved = await runCli(['deploy', 'approve', name, '--tx', approveTx, '--json'], { env: cliEnv });
+    const cliApproved = await runCli(
+      [
+        'deploy',
+        'approve',
+        name,
+        '--tx',
+        approveTx,
+        '--reason',
+        'signed by the multisig',
+        '--by',
+        'treasury',
+        '--json',
+      ],
+      { env: cliEnv },
+    );
     expect(cliApproved.code).toBe(0);
     expect(JSON.parse(cliApproved.stdout)).toEqual({
       txHash: approveTx,
       blockNumber: Number(receipt.blockNumber),
       composeHash: hash,
+      by: 'treasury',
+      reason: 'signed by the multisig',
+      at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
 
     const result = await handle.result();

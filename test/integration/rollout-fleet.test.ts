@@ -17,7 +17,6 @@ import {
   promoteRollout,
   RolloutRequestRejectedError,
   resumeRollout,
-  skipWindow,
   startRollout,
   triggerRolloutSchedule,
 } from '../../src/client/rollout';
@@ -336,6 +335,7 @@ describe('rollouts across a fleet', () => {
     expect(starts.some((t) => t >= Date.parse('2026-06-01T10:05:00Z'))).toBe(true);
     const status = await statusOf(handle.workflowId);
     expect(status.records.some((r) => /paused: outside the deploy window/.test(r.text))).toBe(true);
+    await recordHistory(handle, 'rollout-window-hold');
   });
 
   it('a freeze blocks until lifted, and skip-window starts a wave outside the window; both recorded with their notes', async () => {
@@ -401,6 +401,7 @@ describe('rollouts across a fleet', () => {
     expect(status.records.map((r) => r.text).join('\n')).toMatch(
       /override o1: freeze lifted until 2026-12-24T12:00:00.000Z \(hotfix CVE-2026-0001, approved by ops\)/,
     );
+    await recordHistory(handle, 'rollout-freeze-paused-lifted');
 
     // Outside the window (a Saturday), skip-window lets the next rollout's wave start, once.
     const sat = { virtualAnchorMs: Date.parse('2027-01-02T10:00:00Z'), realAnchorMs: Date.now(), speed: 60 };
@@ -409,8 +410,24 @@ describe('rollouts across a fleet', () => {
       'waiting',
       async () => (await statusOf(again.workflowId).catch(() => undefined))?.phase === 'waiting-window',
     );
-    await skipWindow(stack.client, again.workflowId, 'customer escalation 991');
+    const skipped = await cli(
+      'rollout',
+      'skip-window',
+      again.workflowId,
+      '--reason',
+      'customer escalation 991',
+      '--by',
+      'oncall',
+      '--json',
+    );
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.out)).toMatchObject({
+      kind: 'skipWindow',
+      by: 'oncall',
+      reason: 'customer escalation 991',
+    });
     expect((await again.result()).counts).toEqual({ healthy: 2 });
+    await recordHistory(again, 'rollout-skip-window');
   });
 
   it('an app held by another deployment: the wave waits for it (onBusy: wait) or skips it (onBusy: skip), and says who holds it', async () => {

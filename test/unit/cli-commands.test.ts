@@ -38,6 +38,8 @@ describe('bad input', () => {
     [['plan', '--frobnicate'], '--frobnicate'],
     [['--config', join(dir, 'nope.yaml'), 'status'], '--config'],
     [['--config', secret, 'status'], 'temporal.apiKeyFile'],
+    [['bluegreen', 'promote', 'webapp'], '--reason <text> is required'],
+    [['bluegreen', 'abort', 'webapp', '--note', ' '], '--reason <text> is required'],
   ])('%j → exit 2 naming %s', async (args, mentions) => {
     const r = await run(args);
     expect(r.code, r.stderr).toBe(2);
@@ -51,6 +53,16 @@ describe('bad input', () => {
 });
 
 describe('help', () => {
+  it('bluegreen control commands show --reason and --by; --note, the older name of --reason, stays hidden', async () => {
+    for (const command of ['start', 'promote', 'abort', 'rollback', 'pause', 'resume', 'finish']) {
+      const r = await run(['bluegreen', command, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('--reason <text>');
+      expect(r.stdout).toContain('--by <name>');
+      expect(r.stdout).not.toContain('--note');
+    }
+  });
+
   it.each(['dev', 'demo', 'status', 'watch', 'plan'])('%s --help has an example and exits 0', async (command) => {
     const r = await run([command, '--help']);
     expect(r.code).toBe(0);

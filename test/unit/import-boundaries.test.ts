@@ -24,6 +24,9 @@ const RULES: Record<string, Rule> = {
   phala: {
     deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'chain', 'dev', TEMPORAL],
   },
+  attestation: {
+    deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'chain', 'dev', TEMPORAL],
+  },
   // Metric analysis (providers, conditions, Argo's counting rules): a plain library like phala/.
   analysis: {
     deny: [
@@ -54,11 +57,7 @@ const RULES: Record<string, Rule> = {
 };
 
 /** Known crossings, each with the issue that removes it. */
-const EXCEPTIONS = new Set([
-  // The trigger workflow's activity starts blue-green runs with the client's launch logic (issue 24: move the launch
-  // below the client, beside the activities that need it).
-  'activities/bluegreen-activities.ts -> client',
-]);
+const EXCEPTIONS = new Set<string>([]);
 
 interface Import {
   file: string;

@@ -279,6 +279,74 @@ describe('PhalaClient responses', () => {
     expect(cvm.listed).toBe(false);
   });
 
+  it('reads an attestation: offline with null parts, online with TCB info and certificates', async () => {
+    const event = { imr: 3, event_type: 0x08000001, digest: 'ab'.repeat(48), event: 'app-id', event_payload: HEX40 };
+    const tcb = { mrtd: '01'.repeat(48), rtmr0: '02'.repeat(48), rtmr1: '03'.repeat(48), rtmr2: '04'.repeat(48) };
+    const cert = {
+      subject: { common_name: 'x', organization: null, country: null, state: null, locality: null },
+      issuer: { common_name: 'ca', organization: null, country: null },
+      serial_number: '01',
+      not_before: '2026-01-01T00:00:00Z',
+      not_after: '2027-01-01T00:00:00Z',
+      version: 'v3',
+      fingerprint: 'ff',
+      signature_algorithm: 'ecdsa-with-SHA256',
+      sans: null,
+      is_ca: false,
+      position_in_chain: 0,
+      quote: '0400',
+    };
+    let online = false;
+    const srv = await serve((_, res) =>
+      json(
+        res,
+        200,
+        online
+          ? {
+              name: 'web-1',
+              is_online: true,
+              error: null,
+              app_certificates: [cert],
+              tcb_info: { ...tcb, rtmr3: '05'.repeat(48), event_log: [event], app_compose: '{}' },
+              compose_file: '{}',
+            }
+          : {
+              name: 'web-1',
+              is_online: false,
+              error: 'offline',
+              app_certificates: null,
+              tcb_info: null,
+              compose_file: null,
+            },
+      ),
+    );
+    const c = client(srv.url);
+    const offline = await c.getAttestation(UUID_BARE);
+    expect(offline).toMatchObject({ is_online: false, is_public: true, tcb_info: null, app_certificates: null });
+    online = true;
+    const att = await c.getAttestation(UUID_BARE);
+    expect(att.tcb_info?.event_log[0]).toEqual(event);
+    expect(att.app_certificates?.[0]?.quote).toBe('0400');
+    expect(srv.requests.map((r) => r.url)).toEqual([
+      `/api/v1/cvms/${UUID_BARE}/attestation`,
+      `/api/v1/cvms/${UUID_BARE}/attestation`,
+    ]);
+    const broken = await serve((_, res) =>
+      json(res, 200, {
+        name: null,
+        is_online: true,
+        error: null,
+        app_certificates: [],
+        tcb_info: { ...tcb },
+        compose_file: null,
+      }),
+    );
+    const err = await rejection(client(broken.url).getAttestation(UUID_BARE));
+    expect(err.message).toBe(
+      'GET /cvms/{id}/attestation: response field "tcb_info.rtmr3" expected string, got nothing (field missing) (and 2 more mismatches)',
+    );
+  });
+
   it('names the endpoint and JSON path of a response that breaks the schema', async () => {
     const srv = await serve((req, res) => {
       if (req.url.endsWith('/start')) return json(res, 200, vm({ status: undefined }));

@@ -25,7 +25,23 @@ describe('recorded histories replay against the current workflows', () => {
         'rollout-app-legacy-autorevert.json',
         'rollout-app-legacy-revert.json',
         'bluegreen-promoted.json',
+        // Blue-green runs of every ending, recorded before the workflow was split into steps (issue 24).
+        'bluegreen-promoted-by-hand.json',
+        'bluegreen-auto-promoted.json',
+        'bluegreen-expired.json',
+        'bluegreen-failed-health.json',
+        'bluegreen-analysis-rolled-back.json',
+        'bluegreen-rolled-back.json',
+        'bluegreen-paused-resumed.json',
+        'bluegreen-aborted-deploying.json',
+        'bluegreen-aborted-health-gate.json',
+        'bluegreen-aborted-preview.json',
+        'bluegreen-aborted-warm.json',
         'rollout-budget-exceeded.json',
+        // Deploy windows: a wave held when the window closed, a freeze lifted after a pause and resume, skip-window.
+        'rollout-window-hold.json',
+        'rollout-freeze-paused-lifted.json',
+        'rollout-skip-window.json',
         'power-calendar.json',
         // Power schedules after 'power-batched-actions'; the two above without it (before batching).
         'power-batched-calendar.json',

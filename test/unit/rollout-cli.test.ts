@@ -26,9 +26,10 @@ describe('cvmflow rollout: bad input exits 2', () => {
   it.each([
     [['start'], /--file <rollout.yaml> is required/],
     [['start', '-f', deployExample], /kind: expected one of Rollout, got "Deployment"/],
-    [['abort', 'web-fleet'], /--note <text> is required/],
-    [['lift-freeze', 'web-fleet', '--note', 'why'], /--until <time> is required/],
-    [['skip-window', 'web-fleet'], /--note <text> is required/],
+    [['abort', 'web-fleet'], /--reason <text> is required: say why/],
+    [['abort', 'web-fleet', '--note', ' ', '--by', 'ops'], /--reason <text> is required/],
+    [['lift-freeze', 'web-fleet', '--reason', 'why'], /--until <time> is required/],
+    [['skip-window', 'web-fleet'], /--reason <text> is required/],
     [['schedule', 'create', '-f', example], /give --cron or --calendar/],
     [
       ['schedule', 'create', '-f', example, '--cron', '0 9 * * TUE', '--overlap', 'always'],
@@ -39,7 +40,7 @@ describe('cvmflow rollout: bad input exits 2', () => {
       /--catchup-window: expected a duration/,
     ],
     [['schedule', 'create', '-f', example, '--calendar', '{hour: 9'], /--calendar: not JSON/],
-    [['schedule', 'pause', 'nightly'], /--note <text> is required/],
+    [['schedule', 'pause', 'nightly'], /--reason <text> is required/],
     [
       ['schedule', 'backfill', 'nightly', '--start', '2026-03-02T00:00Z', '--end', '2026-03-01T00:00Z'],
       /--end must be after --start/,
@@ -54,4 +55,19 @@ describe('cvmflow rollout: bad input exits 2', () => {
   it('help is not a failure', async () => {
     expect((await run('--help')).code).toBe(0);
   });
+
+  it.each(['pause', 'resume', 'promote', 'abort', 'skip-window', 'lift-freeze'])(
+    '%s --help shows --reason and --by; --note stays a hidden alias',
+    async (command) => {
+      let out = '';
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        out += String(chunk);
+        return true;
+      });
+      expect(await main(['node', 'cvmflow', 'rollout', command, '--help'])).toBe(0);
+      expect(out).toMatch(/--reason <text>/);
+      expect(out).toMatch(/--by <name> +who asks \(default: your user name\)/);
+      expect(out).not.toMatch(/--note/);
+    },
+  );
 });

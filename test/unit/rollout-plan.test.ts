@@ -65,7 +65,10 @@ describe('the window gate', () => {
   const override = (kind: Override['kind'], untilMs?: number): Override => ({
     id: 'o1',
     kind,
+    by: 'ops',
+    reason: 'why',
     note: 'why',
+    at: '2026-01-01T00:00:00.000Z',
     createdAtMs: 0,
     ...(untilMs ? { untilMs } : {}),
   });

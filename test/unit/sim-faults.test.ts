@@ -49,6 +49,18 @@ describe('FaultRegistry', () => {
     expect([0, 1, 2, 3].map(() => reg.fire(query()).ids.length)).toEqual([1, 0, 1, 0]);
   });
 
+  it('accepts the attestation faults and names an unknown one', () => {
+    const reg = new FaultRegistry();
+    reg.add({ cvms: [{ id: 'a', cvm: 'target-app', attestation: 'non-replaying-log', count: 1 }] });
+    expect(reg.cvmFault(cvm, 'attestationDelayMs')).toBeUndefined();
+    expect(reg.cvmFault(cvm, 'attestation')?.attestation).toBe('non-replaying-log');
+    expect(reg.cvmFault(cvm, 'attestation')).toBeUndefined();
+    expect(() => parseFaultProfile({ cvms: [{ cvm: 'x', attestation: 'forged' }] })).toThrow(/cvms\.0\.attestation/);
+    reg.add({ cvms: [{ id: 'g', cvm: 'target-*', attestation: 'wrong-compose-hash' }] });
+    expect(reg.cvmFault(cvm, 'attestation')?.id).toBe('g');
+    expect(reg.cvmFault({ ...cvm, name: 'other-app' } as Cvm, 'attestation')).toBeUndefined();
+  });
+
   it('finds CVM behaviour faults by any identifier and replaces rules with the same id', () => {
     const reg = new FaultRegistry();
     reg.add({ cvms: [{ id: 'x', cvm: `app_${'a'.repeat(40)}`, crashAfterMs: 10 }] });

@@ -446,7 +446,7 @@ describe('invalid deployment specs: one problem per field, naming the path and w
       {
         path: 'colour',
         message:
-          'unknown key; allowed here: apiVersion, kind, name, compose, resources, image, kms, onchain, placement, replicas, env, visibility, timeouts, retry, watch, onFailure, ifBusy',
+          'unknown key; allowed here: apiVersion, kind, name, compose, resources, image, kms, onchain, placement, replicas, env, visibility, timeouts, retry, watch, onFailure, ifBusy, attestation',
       },
     ]);
   });

@@ -1,6 +1,4 @@
 // `cvmflow bluegreen …`: triggered blue-green deployments. Thin: parse flags, call src/client/bluegreen.ts, render.
-
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
   abortBlueGreen,
@@ -14,36 +12,18 @@ import {
   rollbackBlueGreen,
   startBlueGreen,
 } from '../../client/bluegreen';
+import type { AuditRequest } from '../../domain/audit-input';
 import { iso } from '../../domain/time';
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
 import { renderAnalysis } from '../analysis-view';
+import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
 import { printNote as note, printJson, report } from '../output';
 import { withClient } from '../temporal';
-
-interface ActorFlags {
-  reason?: string;
-  by?: string;
-  json?: boolean;
-}
-
-/** Every control action says who and why; the reason is required, the name defaults to the local user. */
-function actorOf(opts: ActorFlags): Actor {
-  if (!opts.reason?.trim()) throw new UsageError('--reason <text> is required: say why (it goes into the audit trail)');
-  let by = opts.by?.trim();
-  if (!by) {
-    try {
-      by = userInfo().username;
-    } catch {
-      by = process.env.USER ?? 'unknown';
-    }
-  }
-  return { by, reason: opts.reason.trim() };
-}
 
 /** A rejected request is the user's to fix (exit 2, with the workflow's reason); anything else exits 1. */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
@@ -113,20 +93,23 @@ Every control action records who asked (--by, default your user name) and why (-
 A rejected action (e.g. promote before green is healthy) exits 2 with the reason.`,
     );
 
-  bg.command('start')
-    .description('start a blue-green deployment of a BlueGreen spec')
-    .option('-f, --file <spec.yaml>', 'BlueGreen spec (YAML or JSON); see examples/bluegreen.yaml')
-    .option('--reason <text>', 'why this deployment (kept in its history)', 'manual deployment')
-    .option('--by <name>', 'who triggers it (default: your user name)')
+  addAuditFlags(
+    bg
+      .command('start')
+      .description('start a blue-green deployment of a BlueGreen spec')
+      .option('-f, --file <spec.yaml>', 'BlueGreen spec (YAML or JSON); see examples/bluegreen.yaml'),
+    'why this deployment (kept in its history; default: "manual deployment")',
+  )
     .option('--wait', 'stay until the run ends; exit 1 unless green was promoted')
     .option('--json', 'print JSON')
-    .action(async (opts: ActorFlags & { file?: string; wait?: boolean }) => {
+    .action(async (opts: AuditFlags & { json?: boolean; file?: string; wait?: boolean }) => {
       if (!opts.file)
         throw new UsageError(
           '--file <spec.yaml> is required (e.g. cvmflow bluegreen start -f examples/bluegreen.yaml)',
         );
       const spec = loadSpecFile(opts.file, { kinds: ['BlueGreen'] }) as BlueGreenSpec;
-      const trigger = actorOf(opts);
+      const request = auditRequest({ ...opts, reason: opts.reason ?? opts.note ?? 'manual deployment' }, true);
+      const trigger: Actor = { by: request.by!, reason: request.reason! };
       await withClient(async (client, config) => {
         const outcome = await startBlueGreen(spec, {
           client,
@@ -135,10 +118,10 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
           trigger,
         });
         if (outcome.status === 'rejected') {
-          if (opts.json) printJson(outcome);
-          throw new CommandFailure(outcome.reason ?? `${spec.name}: the trigger was rejected`, {
-            jsonPrinted: opts.json,
-          });
+          // A busy app is not bad input: said as a busy deploy says it (`refused`, exit 1).
+          const error = outcome.reason ?? `${spec.name}: a blue-green deployment is in progress`;
+          if (opts.json) printJson({ ...outcome, status: 'refused', error });
+          throw new CommandFailure(error, { jsonPrinted: opts.json });
         }
         if (outcome.superseded)
           note(
@@ -202,17 +185,13 @@ A rejected action (e.g. promote before green is healthy) exits 2 with the reason
   const action = <R>(
     name: string,
     description: string,
-    call: (client: Parameters<typeof promoteBlueGreen>[0], app: string, actor: Actor) => Promise<R>,
+    call: (client: Parameters<typeof promoteBlueGreen>[0], app: string, request: AuditRequest) => Promise<R>,
     render: (result: R) => string[],
   ) =>
-    bg
-      .command(`${name} <app>`)
-      .description(description)
-      .option('--reason <text>', 'why (required; kept in the run’s history)')
-      .option('--by <name>', 'who asks (default: your user name)')
+    addAuditFlags(bg.command(`${name} <app>`).description(description), 'why (required; kept in the run’s history)')
       .option('--json', 'print JSON')
-      .action(async (app: string, opts: ActorFlags) => {
-        const actor = actorOf(opts);
+      .action(async (app: string, opts: AuditFlags & { json?: boolean }) => {
+        const actor = auditRequest(opts, true);
         await withClient(async (client) => {
           const result = await guarded(() => call(client, app, actor));
           report(opts.json, result, () => render(result));

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { DeploymentSpec } from '../../spec';
 import { loadSpecFile } from '../../spec';
-import type { DeployProgress, PendingApproval } from '../../workflows/deploy-types';
+import type { AttestationSummary, DeployStatus, PendingApproval } from '../../workflows/deploy-types';
+import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, wasCancelled, workflowFailureMessage } from '../failure';
@@ -33,8 +34,18 @@ export function renderApproval(a: PendingApproval): string[] {
   return lines;
 }
 
-function renderProgress(p: DeployProgress): string {
-  const cvms = p.cvms.map((c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}`).join(', ');
+/** A CVM's attestation evidence in one line: what it proved, and whether the quote was verified or only parsed. */
+function attestationText(a: AttestationSummary | undefined): string {
+  if (!a) return '';
+  return `  attested: compose ${a.composeHash?.slice(0, 12)}, rtmr3 ${a.registers?.rtmr3.slice(0, 12)}…, quote ${a.quoteDigest?.slice(0, 12) ?? 'absent'} ${a.quoteStatus}`;
+}
+
+function renderProgress(p: DeployStatus): string {
+  const cvms = p.cvms
+    .map(
+      (c) => `${c.cvmId} ${c.status}${c.nodeId !== null ? ` node ${c.nodeId}` : ''}${c.attestation ? ' attested' : ''}`,
+    )
+    .join(', ');
   return `${p.app}: ${p.phase}${p.mode ? ` (${p.mode})` : ''}${cvms ? ` — ${cvms}` : ''}`;
 }
 
@@ -91,8 +102,8 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         let last = '';
         const ticker = setInterval(async () => {
           const line = await handle
-            .query('progress')
-            .then((p) => renderProgress(p as DeployProgress))
+            .query<DeployStatus>('status') // deployStatusQuery's name: its module would load the workflow SDK here
+            .then((p) => renderProgress(p))
             .catch(() => '');
           if (line && line !== last) {
             last = line;
@@ -123,7 +134,9 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
         const ids = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
         report(opts.json, { ...ids, ...result }, () => [
           `deployed ${result.app} (${result.mode}): app ${result.appId}, compose ${result.composeHash.slice(0, 12)}`,
-          ...result.cvms.map((c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}`),
+          ...result.cvms.map(
+            (c) => `  ${c.cvmId}  ${c.status}  node ${c.nodeId ?? '-'}${attestationText(c.attestation)}`,
+          ),
         ]);
       });
     });
@@ -135,10 +148,10 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
     .action(async (app: string, _opts: unknown, command: Command) => {
       // `--json` is also an option of `deploy` itself, which commander hands to the parent.
       const opts = command.optsWithGlobals<{ json?: boolean }>();
-      const { deployHandle, getDeployProgress } = await api();
+      const { deployHandle, getDeployStatus } = await api();
       await withClient(async (client) => {
         const [progress, description] = await Promise.all([
-          getDeployProgress(client, app),
+          getDeployStatus(client, app),
           deployHandle(client, app).describe(),
         ]);
         if (opts.json) printJson({ status: description.status.name, ...progress });
@@ -168,21 +181,26 @@ If anything fails after a CVM was created, cvmflow deletes what this run created
       });
     });
 
-  deploy
-    .command('approve <app>')
-    .description("hand the owner's approval transaction to the waiting deployment; it is checked on chain first")
-    .requiredOption('--tx <hash>', 'hash of the transaction that called addComposeHash')
+  addAuditFlags(
+    deploy
+      .command('approve <app>')
+      .description("hand the owner's approval transaction to the waiting deployment; it is checked on chain first")
+      .requiredOption('--tx <hash>', 'hash of the transaction that called addComposeHash'),
+    'why (kept with the accepted approval)',
+  )
     .option('--json', 'print JSON')
     .action(async (app: string, _opts: unknown, command: Command) => {
-      const opts = command.optsWithGlobals<{ tx: string; json?: boolean }>();
+      const opts = command.optsWithGlobals<AuditFlags & { tx: string; json?: boolean }>();
+      const request = auditRequest(opts, false);
       const { ApprovalRejectedError, submitApprovalTx } = await api();
       await withClient(async (client) => {
         try {
-          const ok = await submitApprovalTx(client, app, opts.tx);
+          const ok = await submitApprovalTx(client, app, opts.tx, request);
           report(
             opts.json,
             ok,
-            () => `approved: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on`,
+            () =>
+              `approved by ${ok.by}: ${ok.txHash} (block ${ok.blockNumber}); the deployment of ${app} goes on${ok.reason ? ` (${ok.reason})` : ''}`,
           );
         } catch (err) {
           if (err instanceof ApprovalRejectedError) throw new UsageError(`rejected: ${err.message}`);

@@ -28,10 +28,12 @@ import {
   triggerRolloutSchedule,
   unpauseRolloutSchedule,
 } from '../../client/rollout';
+import type { AuditRequest } from '../../domain/audit-input';
 import { loadSpecFile, parseDuration } from '../../spec';
 import { cronProblem } from '../../spec/cron';
 import type { ControlAck, CvmRecord, RolloutResult } from '../../workflows/rollout-types';
 import { renderAnalysis } from '../analysis-view';
+import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure, workflowFailureMessage } from '../failure';
@@ -55,8 +57,13 @@ const counts = (c: Partial<Record<string, number>>) =>
 
 function renderCvm(c: CvmRecord): string {
   const hash = c.to ? ` ${c.from?.slice(0, 8) ?? '?'}→${c.to.slice(0, 8)}` : '';
-  return `  ${c.name.padEnd(24)} ${c.cvmId}  wave ${c.wave}  ${c.state}${hash}${c.reason ? ` — ${c.reason}` : ''}`;
+  const attested = c.attested ? ` — attested: ${c.attested}` : '';
+  return `  ${c.name.padEnd(24)} ${c.cvmId}  wave ${c.wave}  ${c.state}${hash}${c.reason ? ` — ${c.reason}` : ''}${attested}`;
 }
+
+/** Why and who; a worker that predates `reason` reports only `note`. */
+const asked = (a: { reason?: string; note: string; by?: string }) =>
+  `${a.reason ?? a.note}${a.by ? ` (by ${a.by})` : ''}`;
 
 function renderStatus(s: RolloutStatusView, opts: { cvms?: boolean; recent: number }): string[] {
   const lines = [
@@ -71,10 +78,10 @@ function renderStatus(s: RolloutStatusView, opts: { cvms?: boolean; recent: numb
   }
   for (const o of s.overrides)
     lines.push(
-      `  override ${o.id} ${o.kind}${o.untilMs ? ` until ${new Date(o.untilMs).toISOString()}` : ' for the next wave'} — ${o.note}`,
+      `  override ${o.id} ${o.kind}${o.untilMs ? ` until ${new Date(o.untilMs).toISOString()}` : ' for the next wave'} — ${asked(o)}`,
     );
-  if (s.paused) lines.push(`  paused since ${new Date(s.paused.sinceMs).toISOString()}: ${s.paused.note}`);
-  if (s.abort) lines.push(`  aborting (${s.abort.revert ? 'with revert' : 'no revert'}): ${s.abort.note}`);
+  if (s.paused) lines.push(`  paused since ${new Date(s.paused.sinceMs).toISOString()}: ${asked(s.paused)}`);
+  if (s.abort) lines.push(`  aborting (${s.abort.revert ? 'with revert' : 'no revert'}): ${asked(s.abort)}`);
   if (s.wave)
     lines.push(
       `  ${s.wave.mode} wave ${s.wave.wave}: ${s.wave.inFlight} in flight, ${s.wave.unavailable} unavailable${s.wave.control.hold ? `, held (${s.wave.control.reason})` : ''}`,
@@ -146,14 +153,15 @@ export function registerRolloutCommand(program: Command): void {
 Examples:
   cvmflow rollout start -f examples/rollout.yaml --wait
   cvmflow rollout status web-fleet
-  cvmflow rollout promote web-fleet --note "canary looks good"
-  cvmflow rollout abort web-fleet --note "error rate up" --revert
-  cvmflow rollout lift-freeze web-fleet --until 2026-12-24T18:00 --note "CVE fix, approved by ops"
+  cvmflow rollout promote web-fleet --reason "canary looks good"
+  cvmflow rollout abort web-fleet --reason "error rate up" --revert
+  cvmflow rollout lift-freeze web-fleet --until 2026-12-24T18:00 --reason "CVE fix, approved by ops"
   cvmflow rollout schedule create -f examples/rollout.yaml --cron "0 9 * * TUE" --timezone Europe/Berlin
 
 A rollout is named by its workflow id (scheduled runs carry their nominal time: rollout-<name>-2026-…) or by its
 spec name for one started by hand. Each app is updated under its deployment lock (deploy-<app>): a wave never touches
-an app another deployment holds, and waits for it or skips it (onBusy).`,
+an app another deployment holds, and waits for it or skips it (onBusy). Every control request records who asked
+(--by, default your user name) and why (--reason).`,
     );
 
   rollout
@@ -245,16 +253,14 @@ an app another deployment holds, and waits for it or skips it (onBusy).`,
   const control = (
     name: string,
     description: string,
-    run: (client: Parameters<typeof pauseRollout>[0], id: string, note?: string) => Promise<ControlAck>,
+    run: (client: Parameters<typeof pauseRollout>[0], id: string, request: AuditRequest) => Promise<ControlAck>,
   ) =>
-    rollout
-      .command(`${name} <rollout>`)
-      .description(description)
-      .option('--note <text>', 'why (kept in the rollout record)')
+    addAuditFlags(rollout.command(`${name} <rollout>`).description(description), 'why (kept in the rollout record)')
       .option('--json', 'print JSON')
-      .action(async (id: string, opts: { note?: string; json?: boolean }) => {
+      .action(async (id: string, opts: AuditFlags & { json?: boolean }) => {
+        const request = auditRequest(opts, false);
         await withClient(async (client) => {
-          const ack = await guarded(() => run(client, id, opts.note));
+          const ack = await guarded(() => run(client, id, request));
           print(opts.json ? JSON.stringify(ack) : renderAck(ack));
         });
       });
@@ -262,57 +268,63 @@ an app another deployment holds, and waits for it or skips it (onBusy).`,
   control('resume', 'go on after a pause', resumeRollout);
   control('promote', 'end the pause between waves (manual or timed) and start the next wave', promoteRollout);
 
-  rollout
-    .command('abort <rollout>')
-    .description('start no new CVM update; updates in flight finish; optionally put updated CVMs back')
-    .option('--note <text>', 'why (required; kept in the rollout record)')
+  addAuditFlags(
+    rollout
+      .command('abort <rollout>')
+      .description('start no new CVM update; updates in flight finish; optionally put updated CVMs back'),
+    'why (required; kept in the rollout record)',
+  )
     .option('--revert', 'put every CVM this rollout updated back on its previous compose')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { note?: string; revert?: boolean; json?: boolean }) => {
-      if (!opts.note?.trim()) throw new UsageError('--note <text> is required: say why the rollout is aborted');
+    .action(async (id: string, opts: AuditFlags & { revert?: boolean; json?: boolean }) => {
+      const request = auditRequest(opts, true);
       await withClient(async (client) => {
-        const ack = await guarded(() => abortRollout(client, id, opts.note!, opts.revert === true));
+        const ack = await guarded(() => abortRollout(client, id, request, opts.revert === true));
         print(opts.json ? JSON.stringify(ack) : renderAck(ack));
       });
     });
 
-  rollout
-    .command('skip-window <rollout>')
-    .description('let waves start outside the deploy window (not in a freeze): for the next wave, or until a time')
-    .option('--until <time>', 'ISO 8601; without an offset it is local time in the window calendar zone')
-    .option('--note <text>', 'why (required; kept in the rollout record)')
+  addAuditFlags(
+    rollout
+      .command('skip-window <rollout>')
+      .description('let waves start outside the deploy window (not in a freeze): for the next wave, or until a time')
+      .option('--until <time>', 'ISO 8601; without an offset it is local time in the window calendar zone'),
+    'why (required; kept in the rollout record)',
+  )
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { until?: string; note?: string; json?: boolean }) => {
-      if (!opts.note?.trim()) throw new UsageError('--note <text> is required: say why the window is skipped');
+    .action(async (id: string, opts: AuditFlags & { until?: string; json?: boolean }) => {
+      const request = auditRequest(opts, true);
       await withClient(async (client) => {
         const o = await guarded(async () =>
-          skipWindow(client, id, opts.note!, opts.until ? await withTimezone(client, id, opts.until) : undefined),
+          skipWindow(client, id, request, opts.until ? await withTimezone(client, id, opts.until) : undefined),
         );
         print(
           opts.json
             ? JSON.stringify(o)
-            : `override ${o.id}: window skipped ${o.untilMs ? `until ${new Date(o.untilMs).toISOString()}` : 'for the next wave'} (${o.note})`,
+            : `override ${o.id}: window skipped ${o.untilMs ? `until ${new Date(o.untilMs).toISOString()}` : 'for the next wave'} (${o.reason}, by ${o.by})`,
         );
       });
     });
 
-  rollout
-    .command('lift-freeze <rollout>')
-    .description('let waves start during a freeze until a time (the deploy window still applies)')
-    .option('--until <time>', 'ISO 8601 (required); without an offset it is local time in the window calendar zone')
-    .option('--note <text>', 'why (required; kept in the rollout record)')
+  addAuditFlags(
+    rollout
+      .command('lift-freeze <rollout>')
+      .description('let waves start during a freeze until a time (the deploy window still applies)')
+      .option('--until <time>', 'ISO 8601 (required); without an offset it is local time in the window calendar zone'),
+    'why (required; kept in the rollout record)',
+  )
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { until?: string; note?: string; json?: boolean }) => {
+    .action(async (id: string, opts: AuditFlags & { until?: string; json?: boolean }) => {
       if (!opts.until) throw new UsageError('--until <time> is required: when the freeze applies again');
-      if (!opts.note?.trim()) throw new UsageError('--note <text> is required: say why the freeze is lifted');
+      const request = auditRequest(opts, true);
       await withClient(async (client) => {
         const o = await guarded(async () =>
-          liftFreeze(client, id, opts.note!, await withTimezone(client, id, opts.until!)),
+          liftFreeze(client, id, request, await withTimezone(client, id, opts.until!)),
         );
         print(
           opts.json
             ? JSON.stringify(o)
-            : `override ${o.id}: freeze lifted until ${new Date(o.untilMs!).toISOString()} (${o.note})`,
+            : `override ${o.id}: freeze lifted until ${new Date(o.untilMs!).toISOString()} (${o.reason}, by ${o.by})`,
         );
       });
     });
@@ -428,32 +440,29 @@ function registerScheduleCommands(rollout: Command): void {
       });
     });
 
-  schedule
-    .command('pause <scheduleId>')
-    .description('take no scheduled runs until unpaused')
-    .option('--note <text>', 'why (required; shown with the schedule)')
+  /** A Temporal Schedule keeps one note: the reason, and who gave it. */
+  const scheduleNote = (request: AuditRequest) => (request.reason ? `${request.reason} (by ${request.by})` : undefined);
+
+  addAuditFlags(
+    schedule.command('pause <scheduleId>').description('take no scheduled runs until unpaused'),
+    'why (required; shown with the schedule)',
+  )
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { note?: string; json?: boolean }) => {
-      if (!opts.note?.trim()) throw new UsageError('--note <text> is required: say why the schedule is paused');
+    .action(async (id: string, opts: AuditFlags & { json?: boolean }) => {
+      const note = scheduleNote(auditRequest(opts, true))!;
       await withClient(async (client) => {
-        await pauseRolloutSchedule(client, id, opts.note!);
-        report(
-          opts.json,
-          { scheduleId: id, paused: true, note: opts.note },
-          () => `paused schedule ${id}: ${opts.note}`,
-        );
+        await pauseRolloutSchedule(client, id, note);
+        report(opts.json, { scheduleId: id, paused: true, note }, () => `paused schedule ${id}: ${note}`);
       });
     });
 
-  schedule
-    .command('unpause <scheduleId>')
-    .description('take scheduled runs again')
-    .option('--note <text>', 'why')
+  addAuditFlags(schedule.command('unpause <scheduleId>').description('take scheduled runs again'), 'why')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { note?: string; json?: boolean }) => {
+    .action(async (id: string, opts: AuditFlags & { json?: boolean }) => {
+      const note = scheduleNote(auditRequest(opts, false));
       await withClient(async (client) => {
-        await unpauseRolloutSchedule(client, id, opts.note);
-        report(opts.json, { scheduleId: id, paused: false, note: opts.note ?? null }, () => `unpaused schedule ${id}`);
+        await unpauseRolloutSchedule(client, id, note);
+        report(opts.json, { scheduleId: id, paused: false, note: note ?? null }, () => `unpaused schedule ${id}`);
       });
     });
 

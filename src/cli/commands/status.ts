@@ -2,7 +2,14 @@
 // CvmflowKind and CvmflowPhase search attributes), with the CVMs each one reports through its query.
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Command } from 'commander';
-import { type DeployProgress, deployProgressQuery, SA_APP, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
+import {
+  type AttestationSummary,
+  type DeployStatus,
+  deployStatusQuery,
+  SA_APP,
+  SA_KIND,
+  SA_PHASE,
+} from '../../workflows/deploy-types';
 import { type PowerStatus, powerStatusQuery } from '../../workflows/power-types';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
@@ -14,6 +21,8 @@ export interface CvmLine {
   cvmId: string;
   status: string;
   nodeId?: number | null;
+  /** The evidence of its accepted attestation, when the deploy required one. */
+  attestation?: AttestationSummary;
 }
 
 export interface WorkflowLine {
@@ -33,10 +42,11 @@ export interface WorkflowLine {
 /** How each kind of workflow reports its CVMs; a new workflow family adds one line here. */
 const CVM_READERS: Record<string, (client: Client, workflowId: string, runId: string) => Promise<CvmLine[]>> = {
   deploy: async (client, id, run) =>
-    ((await client.workflow.getHandle(id, run).query(deployProgressQuery)) as DeployProgress).cvms.map((c) => ({
+    ((await client.workflow.getHandle(id, run).query(deployStatusQuery)) as DeployStatus).cvms.map((c) => ({
       cvmId: c.cvmId,
       status: c.status,
       nodeId: c.nodeId,
+      ...(c.attestation ? { attestation: c.attestation } : {}),
     })),
   power: async (client, id, run) =>
     ((await client.workflow.getHandle(id, run).query(powerStatusQuery)) as PowerStatus).cvms.map((c) => ({
@@ -116,7 +126,11 @@ function render(lines: WorkflowLine[], opts: { app?: string; all: boolean }): st
     l.app ?? '-',
     styleState(style, l.phase ?? '-'),
     styleState(style, l.status.toLowerCase()),
-    l.cvms ? (l.cvms.length ? l.cvms.map((c) => `${c.cvmId.slice(0, 8)} ${c.status}`).join(', ') : 'none') : '-',
+    l.cvms
+      ? l.cvms.length
+        ? l.cvms.map((c) => `${c.cvmId.slice(0, 8)} ${c.status}${c.attestation ? ' attested' : ''}`).join(', ')
+        : 'none'
+      : '-',
   ]);
   return renderTable(rows, ['WORKFLOW', 'KIND', 'APP', 'PHASE', 'STATUS', 'CVMS']);
 }

@@ -2,7 +2,7 @@
 // CVMs), or the CvmflowPhase search attribute of any other cvmflow workflow — then prints how it ended.
 import { type Client, WorkflowFailedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
-import { type DeployProgress, deployProgressQuery, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
+import { type DeployStatus, deployStatusQuery, SA_KIND, SA_PHASE } from '../../workflows/deploy-types';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
 import { CommandFailure } from '../failure';
@@ -12,7 +12,7 @@ import { withClient } from '../temporal';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function renderDeployProgress(style: Style, p: DeployProgress): string {
+export function renderDeployProgress(style: Style, p: DeployStatus): string {
   const cvms = p.cvms
     .map((c) => `${c.cvmId.slice(0, 8)} ${styleState(style, c.status)}${c.nodeId !== null ? `@${c.nodeId}` : ''}`)
     .join(', ');
@@ -24,7 +24,7 @@ interface Snapshot {
   status: string;
   kind: string | null;
   phase: string | null;
-  progress?: DeployProgress;
+  progress?: DeployStatus;
 }
 
 async function snapshot(handle: WorkflowHandle): Promise<Snapshot> {
@@ -33,7 +33,7 @@ async function snapshot(handle: WorkflowHandle): Promise<Snapshot> {
   const snap: Snapshot = { status: d.status.name, kind, phase: d.typedSearchAttributes.get(SA_PHASE) ?? null };
   if (kind === 'deploy') {
     // A query may miss while the worker restarts; the next tick tries again.
-    const progress = await handle.query(deployProgressQuery).catch(() => undefined);
+    const progress = await handle.query(deployStatusQuery).catch(() => undefined);
     if (progress) snap.progress = progress;
   }
   return snap;
@@ -46,7 +46,7 @@ export interface WatchOutcome {
   succeeded: boolean;
   result?: unknown;
   error?: string;
-  progress?: DeployProgress;
+  progress?: DeployStatus;
 }
 
 // A workflow can complete without succeeding: a rollout stopped by its budget, a blue-green run that expired

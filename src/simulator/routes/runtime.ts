@@ -5,10 +5,11 @@
 // real API answers, never a 4xx. Container ids, IPs and sizes are derived from the CVM's ids so they are stable.
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { buildAttestation } from '../attestation';
+import { buildAttestation, DSTACK_RUNTIME_EVENT_TYPE, runtimeEventDigest } from '../attestation';
 import { quoteUserData } from '../catalog';
 import { canonicalJson } from '../compose';
 import type { SimCore } from '../core';
+import { detailError } from '../http/errors';
 import type { Cvm } from '../model';
 import { endpoints } from '../shapes/common';
 import { kmsKeyProviderId, kmsMeasurement } from '../shapes/kms-contracts';
@@ -78,15 +79,18 @@ function composition(r: ApiRequest): Reply {
   return ok({ ...base, is_online: true, error: null, containers });
 }
 
-/** The attestation input of a CVM: what its measurements depend on. */
+/** The attestation of a CVM from what its measurements depend on, with an injected attestation fault if any. */
 export function attestationOf(core: SimCore, cvm: Cvm) {
   const node = core.nodeOf(cvm);
   const image = node.images.find((i) => i.name === cvm.image);
-  return buildAttestation({
+  const fault = core.faults.cvmFault(cvm, 'attestation')?.attestation;
+  const compose = fault === 'wrong-compose-hash' ? { ...cvm.appCompose, injected: 'unapproved' } : cvm.appCompose;
+  const osImageHash = image?.osImageHash ?? hex(`os-image:${cvm.image}`);
+  const att = buildAttestation({
     appId: cvm.appId,
     instanceId: cvm.instanceId,
-    appCompose: canonicalJson(cvm.appCompose),
-    osImageHash: image?.osImageHash ?? hex(`os-image:${cvm.image}`),
+    appCompose: canonicalJson(compose),
+    osImageHash: fault === 'unapproved-os-image' ? hex(`os-image:unapproved:${osImageHash}`) : osImageHash,
     vcpu: cvm.vcpu,
     memoryMb: cvm.memoryMb,
     keyProviderId: kmsKeyProviderId(core),
@@ -96,6 +100,26 @@ export function attestationOf(core: SimCore, cvm: Cvm) {
     gatewayDomain: node.gatewayDomain,
     bootedAt: new Date(cvm.runningSince ?? cvm.createdAt.getTime()),
   });
+  // An event the registers never saw: the log no longer replays to RTMR3 (the quote still carries the true value).
+  if (fault === 'non-replaying-log') att.tcbInfo.event_log.push(injectedEvent());
+  return att;
+}
+
+function injectedEvent() {
+  const payload = Buffer.from('unmeasured', 'utf8').toString('hex');
+  return {
+    imr: 3,
+    event_type: DSTACK_RUNTIME_EVENT_TYPE,
+    digest: runtimeEventDigest('injected', payload),
+    event: 'injected',
+    event_payload: payload,
+  };
+}
+
+/** Whether an `attestationDelayMs` fault still hides the CVM's attestation (its guest agent is not up yet). */
+function attestationPending(core: SimCore, cvm: Cvm): boolean {
+  const delay = core.faults.cvmFault(cvm, 'attestationDelayMs')?.attestationDelayMs;
+  return delay !== undefined && (cvm.runningSince ?? 0) + core.lifecycle.scaled(delay) > Date.now();
 }
 
 function attestation(r: ApiRequest): Reply {
@@ -111,6 +135,7 @@ function attestation(r: ApiRequest): Reply {
       compose_file: null,
     });
   }
+  if (attestationPending(r.core, cvm)) throw detailError(409, 'Attestation is not available yet');
   const att = attestationOf(r.core, cvm);
   return ok({
     ...base,
