@@ -42,49 +42,8 @@ export interface MeasurementResult {
   detail: string;
 }
 
-/**
- * One analysis measurement. The check answers 2xx with JSON `{"result": "pass" | "fail" | "inconclusive"}`
- * (`status` or `verdict` are accepted too); anything else — no answer, a non-2xx status, another body — is an error.
- */
-export async function measure(
-  url: string,
-  opts: { method: 'GET' | 'POST'; timeoutMs: number; body?: unknown; signal?: AbortSignal },
-): Promise<MeasurementResult> {
-  const signal = opts.signal
-    ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)])
-    : AbortSignal.timeout(opts.timeoutMs);
-  let status: number;
-  let text: string;
-  try {
-    const res = await request(url, {
-      method: opts.method,
-      signal,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-      ...(opts.method === 'POST'
-        ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(opts.body ?? {}) }
-        : {}),
-    });
-    status = res.statusCode;
-    text = (await res.body.text()).slice(0, 2000);
-  } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    return { value: 'error', detail: (err as Error).message };
-  }
-  if (status < 200 || status >= 300) return { value: 'error', detail: `answered ${status}` };
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return { value: 'error', detail: 'answered something that is not JSON' };
-  }
-  const verdict = String(parsed?.result ?? parsed?.status ?? parsed?.verdict ?? '').toLowerCase();
-  if (verdict === 'pass' || verdict === 'fail' || verdict === 'inconclusive') {
-    const note = typeof parsed.message === 'string' ? `: ${parsed.message.slice(0, 200)}` : '';
-    return { value: verdict, detail: `${verdict}${note}` };
-  }
-  return { value: 'error', detail: 'answered JSON without result: pass | fail | inconclusive' };
-}
+/** One analysis measurement: the `web` provider's check (src/analysis/providers/web.ts). */
+export { measureWeb as measure } from '../analysis/providers/web';
 
 export interface AnalysisLimits {
   count: number;

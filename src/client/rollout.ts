@@ -104,6 +104,7 @@ export function toRolloutConfig(spec: RolloutSpec, sealedEnv: string | undefined
     autoRevert: spec.autoRevert,
     onBusy: spec.onBusy,
     ...(spec.windows ? { windows: spec.windows } : {}),
+    ...(spec.analysis ? { analysis: spec.analysis } : {}),
   };
 }
 

@@ -3,6 +3,9 @@
 // One server serves them all: `/app/<appId>/…` is the app's endpoint (spread over its running CVMs, like Phala's
 // gateway), `/cvm/<instanceId>/…` one CVM's. These URLs replace the gateway URLs in the CVM's `public_urls` /
 // `endpoints`. `/health` answers the status the admin API sets (200 by default), after the latency it sets.
+// `/metrics` (per CVM or per app) is Prometheus' text format: request and error counters and a latency histogram of
+// synthetic traffic (REQUESTS_PER_S per CVM) whose error rate and latency the admin API sets (errorRate,
+// requestLatencyMs); `/sd/prometheus` lists the running CVMs' metrics for Prometheus' http_sd_configs.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SimCore } from './core';
@@ -18,6 +21,25 @@ export interface AppRule {
   health?: number;
   /** Added before every answer. */
   latencyMs?: number;
+  /** Share (0-1) of the synthetic requests `/metrics` counts as errors (status 500). */
+  errorRate?: number;
+  /** Latency of the synthetic requests `/metrics` records in its histogram. */
+  requestLatencyMs?: number;
+}
+
+/** Synthetic traffic per CVM, counted in `/metrics` as time passes between scrapes. */
+const REQUESTS_PER_S = 20;
+const BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** One CVM version's counters: a new compose hash starts a new series, as a restarted app would. */
+interface Traffic {
+  atMs: number;
+  owed: number;
+  owedErrors: number;
+  requests: number;
+  errors: number;
+  buckets: number[];
+  sumS: number;
 }
 
 export interface AppEndpointView {
@@ -39,6 +61,7 @@ export class AppEndpoints {
   private rules: AppRule[] = [];
   private nextRule = 1;
   private readonly turn = new Map<string, number>();
+  private readonly traffic = new Map<string, Traffic>();
 
   constructor(private readonly core: SimCore) {}
 
@@ -54,6 +77,10 @@ export class AppEndpoints {
     });
     this.base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     registry.set(this.core, this);
+  }
+
+  get url(): string {
+    return this.base;
   }
 
   /** The endpoints the API reports for a CVM. */
@@ -95,13 +122,15 @@ export class AppEndpoints {
     this.rules = [];
   }
 
-  private behaviour(cvm: Cvm): { health: number; latencyMs: number } {
-    const out = { health: 200, latencyMs: 0 };
+  private behaviour(cvm: Cvm): { health: number; latencyMs: number; errorRate: number; requestLatencyMs: number } {
+    const out = { health: 200, latencyMs: 0, errorRate: 0, requestLatencyMs: 20 };
     for (const r of this.rules) {
       if (r.match.cvm !== undefined && r.match.cvm !== cvm.vmUuid && r.match.cvm !== cvm.instanceId) continue;
       if (r.match.name !== undefined && !globMatch(r.match.name, cvm.name)) continue;
       if (r.health !== undefined) out.health = r.health;
       if (r.latencyMs !== undefined) out.latencyMs = r.latencyMs;
+      if (r.errorRate !== undefined) out.errorRate = r.errorRate;
+      if (r.requestLatencyMs !== undefined) out.requestLatencyMs = r.requestLatencyMs;
     }
     return out;
   }
@@ -120,17 +149,90 @@ export class AppEndpoints {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume();
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/sd/prometheus') return reply(res, 200, this.scrapeTargets());
     const [, kind, rawId, ...rest] = url.pathname.split('/');
     if ((kind !== 'app' && kind !== 'cvm') || !rawId) return reply(res, 404, { error: 'no such app endpoint' });
     const cvm = this.pick(kind, decodeURIComponent(rawId));
     // What a client of a stopped or missing CVM sees through the gateway.
     if (!cvm) return reply(res, 503, { error: `no running CVM behind ${kind} ${rawId}` });
+    const path = `/${rest.join('/')}`;
+    // Scrapes are not app traffic: they answer at once, whatever latency the app is given.
+    if (path === '/metrics') return this.metrics(res, kind === 'cvm' ? [cvm] : this.members(cvm.appId));
     const { health, latencyMs } = this.behaviour(cvm);
     if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
-    const path = `/${rest.join('/')}`;
     const identity = { app: cvm.name, version: cvm.composeHash, cvmId: cvm.vmUuid };
     if (HEALTH_PATHS.has(path)) return reply(res, health, { ...identity, healthy: health < 400 });
     reply(res, 200, { ...identity, path });
+  }
+
+  private members(appId: string): Cvm[] {
+    return [...this.core.store.cvms.values()].filter((c) => c.status === 'running' && c.appId === appId);
+  }
+
+  /** Prometheus http_sd: one target per running CVM, its own /metrics. */
+  private scrapeTargets() {
+    const hostPort = this.base.replace(/^http:\/\//, '');
+    return [...this.core.store.cvms.values()]
+      .filter((c) => c.status === 'running')
+      .map((c) => ({
+        targets: [hostPort],
+        labels: { __metrics_path__: `/cvm/${encodeURIComponent(c.instanceId)}/metrics` },
+      }));
+  }
+
+  /** Advances a CVM's synthetic traffic to now, with its current error rate and latency. */
+  private advance(cvm: Cvm): Traffic {
+    const key = `${cvm.vmUuid}/${cvm.composeHash}`;
+    const now = Date.now();
+    const t = this.traffic.get(key) ?? {
+      atMs: now,
+      owed: 0,
+      owedErrors: 0,
+      requests: 0,
+      errors: 0,
+      buckets: BUCKETS_S.map(() => 0),
+      sumS: 0,
+    };
+    this.traffic.set(key, t);
+    const { errorRate, requestLatencyMs } = this.behaviour(cvm);
+    t.owed += ((now - t.atMs) / 1000) * REQUESTS_PER_S;
+    t.atMs = now;
+    const n = Math.floor(t.owed);
+    t.owed -= n;
+    t.owedErrors += n * errorRate;
+    const errors = Math.floor(t.owedErrors);
+    t.owedErrors -= errors;
+    t.requests += n;
+    t.errors += errors;
+    const seconds = requestLatencyMs / 1000;
+    for (const [i, le] of BUCKETS_S.entries()) if (seconds <= le) t.buckets[i]! += n;
+    t.sumS += n * seconds;
+    return t;
+  }
+
+  private metrics(res: ServerResponse, cvms: Cvm[]): void {
+    const lines = [
+      '# HELP http_requests_total Requests the app served, by status code.',
+      '# TYPE http_requests_total counter',
+    ];
+    const hist = [
+      '# HELP http_request_duration_seconds Latency of the requests the app served.',
+      '# TYPE http_request_duration_seconds histogram',
+    ];
+    for (const cvm of cvms) {
+      const t = this.advance(cvm);
+      const labels = `app="${cvm.name}",cvm="${cvm.vmUuid}",version="${cvm.composeHash}"`;
+      lines.push(`http_requests_total{${labels},code="200"} ${t.requests - t.errors}`);
+      lines.push(`http_requests_total{${labels},code="500"} ${t.errors}`);
+      for (const [i, le] of BUCKETS_S.entries())
+        hist.push(`http_request_duration_seconds_bucket{${labels},le="${le}"} ${t.buckets[i]}`);
+      hist.push(`http_request_duration_seconds_bucket{${labels},le="+Inf"} ${t.requests}`);
+      hist.push(`http_request_duration_seconds_sum{${labels}} ${t.sumS}`);
+      hist.push(`http_request_duration_seconds_count{${labels}} ${t.requests}`);
+    }
+    const text = `${[...lines, ...hist].join('\n')}\n`;
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   }
 
   async close(): Promise<void> {
@@ -166,12 +268,22 @@ function parseRule(input: unknown, id: string): AppRule {
     throw bad('health must be an HTTP status (100-599)');
   if (r.latencyMs !== undefined && !(Number.isFinite(r.latencyMs) && r.latencyMs >= 0 && r.latencyMs <= 600_000))
     throw bad('latencyMs must be 0-600000');
-  if (r.health === undefined && r.latencyMs === undefined) throw bad('give health and/or latencyMs');
+  if (r.errorRate !== undefined && !(Number.isFinite(r.errorRate) && r.errorRate >= 0 && r.errorRate <= 1))
+    throw bad('errorRate must be 0-1');
+  if (
+    r.requestLatencyMs !== undefined &&
+    !(Number.isFinite(r.requestLatencyMs) && r.requestLatencyMs >= 0 && r.requestLatencyMs <= 600_000)
+  )
+    throw bad('requestLatencyMs must be 0-600000');
+  if ([r.health, r.latencyMs, r.errorRate, r.requestLatencyMs].every((x) => x === undefined))
+    throw bad('give health, latencyMs, errorRate and/or requestLatencyMs');
   return {
     id,
     match: { ...(match.name !== undefined ? { name: match.name } : {}), ...(match.cvm ? { cvm: match.cvm } : {}) },
     ...(r.health !== undefined ? { health: r.health } : {}),
     ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}),
+    ...(r.errorRate !== undefined ? { errorRate: r.errorRate } : {}),
+    ...(r.requestLatencyMs !== undefined ? { requestLatencyMs: r.requestLatencyMs } : {}),
   };
 }
 
@@ -196,7 +308,7 @@ type AdminRoute = (r: AdminContext) => Promise<[number, unknown?]> | [number, un
 
 /**
  * The admin API's part: `GET /admin/apps` (endpoints and rules), `POST /admin/apps/rules`
- * (`{match: {name | cvm}, health?, latencyMs?}`), `DELETE /admin/apps/rules[/<id>]`.
+ * (`{match: {name | cvm}, health?, latencyMs?, errorRate?, requestLatencyMs?}`), `DELETE /admin/apps/rules[/<id>]`.
  */
 export function addAppEndpointRoutes<R extends { add(method: string, pattern: string, handler: AdminRoute): unknown }>(
   router: R,

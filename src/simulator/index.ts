@@ -38,6 +38,8 @@ export interface SimulatorHandle {
   url: string;
   /** `http://<host>:<adminPort>` — the admin API (Authorization: Bearer <adminToken>). */
   adminUrl: string;
+  /** The CVMs' app server: `/app/<appId>/…`, `/cvm/<instanceId>/…`, and `/sd/prometheus` (Prometheus http_sd). */
+  appsUrl: string;
   adminToken: string;
   port: number;
   adminPort: number;
@@ -103,6 +105,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   return {
     url: `http://${hostForUrl}:${port}${API_PREFIX}`,
     adminUrl: `http://${hostForUrl}:${adminPort}`,
+    appsUrl: apps.url,
     adminToken: opts.adminToken,
     port,
     adminPort,

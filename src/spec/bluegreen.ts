@@ -3,6 +3,7 @@
 // how long blue stays warm for a fast rollback, what an abort leaves behind, and the traffic router.
 // The deployment fields are validated by the Deployment schema itself, so both kinds read and fail alike.
 import { z } from 'zod';
+import { type MetricSpec, metricsSchema } from './analysis';
 import { type DeploymentSpec, deploymentSchema } from './deployment';
 import { durationSchema, formatDuration } from './duration';
 import type { UnknownKeyParams } from './errors';
@@ -37,6 +38,11 @@ export interface AnalysisSpec {
   inconclusiveLimit: number;
 }
 
+/** An analysis by metrics (web, prometheus, job providers; src/analysis) rather than one web check. */
+export interface MetricAnalysisSpec {
+  metrics: MetricSpec[];
+}
+
 export type RouterSpec =
   | {
       type: 'local';
@@ -57,7 +63,10 @@ export interface BlueGreenSpec extends Omit<DeploymentSpec, 'kind' | 'ifBusy'> {
   previewTtlMs: number;
   minHealthyMs: number;
   health: HealthCheckSpec;
-  analysis: { prePromotion?: AnalysisSpec; postPromotion?: AnalysisSpec };
+  analysis: {
+    prePromotion?: AnalysisSpec | MetricAnalysisSpec;
+    postPromotion?: AnalysisSpec | MetricAnalysisSpec;
+  };
   scaleDownDelayMs: number;
   blueDuringDelay: 'running' | 'stopped';
   abortPolicy: 'delete' | 'stop';
@@ -129,10 +138,23 @@ const analysisCheck = strictObject({
   }),
 );
 
-const analysis = strictObject({
-  prePromotion: analysisCheck.optional(),
-  postPromotion: analysisCheck.optional(),
-}).prefault({});
+/** `{metrics: […]}` is an analysis by metrics; anything else is read as today's single web check. */
+function analysisStep(ctx: SpecContext) {
+  const byMetrics = strictObject({ metrics: metricsSchema(ctx) });
+  return z.unknown().transform((value, issues): AnalysisSpec | MetricAnalysisSpec => {
+    const isMetrics = typeof value === 'object' && value !== null && 'metrics' in value;
+    const parsed = isMetrics ? byMetrics.safeParse(value) : analysisCheck.safeParse(value);
+    if (parsed.success) return parsed.data;
+    forwardIssues(parsed.error.issues, issues);
+    return z.NEVER;
+  });
+}
+
+const analysis = (ctx: SpecContext) =>
+  strictObject({
+    prePromotion: analysisStep(ctx).optional(),
+    postPromotion: analysisStep(ctx).optional(),
+  }).prefault({});
 
 const secretFromEnv = z
   .string({ error: expected(`the name of a worker environment variable starting with ${ROUTER_SECRET_PREFIX}`) })
@@ -187,18 +209,17 @@ const blueGreenFields = {
   previewTtl: durationSchema({ min: '1s', max: '30d' }).prefault('24h'),
   minHealthy: durationSchema({ min: '0s', max: '1h' }).prefault('30s'),
   health,
-  analysis,
   scaleDownDelay: durationSchema({ min: '0s', max: '7d' }).prefault('30m'),
   blueDuringDelay: choice(['running', 'stopped']).default('running'),
   abortPolicy: choice(['delete', 'stop']).default('delete'),
   onTrigger: choice(['reject', 'supersede']).default('reject'),
   router,
 };
-const BLUEGREEN_KEYS = Object.keys(blueGreenFields);
+const BLUEGREEN_KEYS = [...Object.keys(blueGreenFields), 'analysis'];
 
 function buildBlueGreenSchema(ctx: SpecContext) {
   const deployment = deploymentSchema(ctx);
-  const own = z.object(blueGreenFields).superRefine((bg, issues) => {
+  const own = z.object({ ...blueGreenFields, analysis: analysis(ctx) }).superRefine((bg, issues) => {
     if (bg.autoPromote && bg.autoPromoteAfter >= bg.previewTtl) {
       const message = `autoPromoteAfter (${formatDuration(bg.autoPromoteAfter)}) must be shorter than previewTtl (${formatDuration(bg.previewTtl)}), or the preview expires before it is promoted`;
       issues.addIssue({ code: 'custom', path: ['autoPromoteAfter'], message, input: bg.autoPromoteAfter });

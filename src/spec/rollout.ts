@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type Calendar, calendarSchema } from '../calendar';
+import { type MetricSpec, metricsSchema } from './analysis';
 import { type AttestationSpec, attestationSchema } from './attestation';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
@@ -50,6 +51,13 @@ export interface RolloutSpec {
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
   /** When present with `require`, each CVM's health gate also requires its attestation to verify. */
   attestation?: AttestationSpec;
+  /** Metrics measured after each wave's CVMs are healthy; a failure spends the budget or aborts (and reverts). */
+  analysis?: RolloutAnalysisSpec;
+}
+
+export interface RolloutAnalysisSpec {
+  metrics: MetricSpec[];
+  onFailure: 'budget' | 'abort';
 }
 
 const WINDOW_STATES = ['open', 'closed', 'frozen'] as const;
@@ -259,6 +267,10 @@ function buildRolloutSchema(ctx: SpecContext) {
       onBusy: choice(['wait', 'skip']).default('wait'),
       windows: windows.optional(),
       attestation: attestationSchema.optional(),
+      analysis: strictObject({
+        metrics: metricsSchema(ctx),
+        onFailure: choice(['budget', 'abort']).default('abort'),
+      }).optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, version, strategy, …'),
   ).transform(

@@ -1,5 +1,6 @@
 // Builds the activities a cvmflow worker registers, with the process-wide watch hub they share. The composition
 // root: it hands each factory what lives in other layers (the trigger activity gets the client's launchBlueGreen).
+import { createAnalysisActivities } from '../activities/analysis-activities';
 import { createAttestationActivities } from '../activities/attestation-activities';
 import { createBlueGreenActivities } from '../activities/bluegreen-activities';
 import { createChainActivities } from '../activities/chain-activities';
@@ -43,6 +44,7 @@ export function createWorkerActivities(opts: WorkerActivityOptions) {
       collateral: opts.collateral,
       pollMs: opts.attestationPollMs,
     }),
+    ...createAnalysisActivities(),
   };
   return { activities, hub, close: () => hub.close() };
 }

@@ -3,10 +3,11 @@
 // A failed gate or analysis ends the run by throwing a RunEnd; the teardown then puts everything back.
 import { ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import { iso } from '../domain/time';
+import { metricLines, analysisBoundMs as metricsBoundMs, summedTally } from './analysis-report';
 import { route } from './bluegreen-routes';
 import { type BlueGreenRun, RunEnd } from './bluegreen-run';
 import { cvmflowActor } from './bluegreen-state';
-import { type AnalysisCheck, greenName } from './bluegreen-types';
+import { type AnalysisCheck, greenName, type MetricAnalysis } from './bluegreen-types';
 import { deployCvm } from './deploy';
 import { deployWorkflowId, SA_APP, SA_KIND, SA_PHASE } from './deploy-types';
 
@@ -97,7 +98,7 @@ export async function awaitHealthy(run: BlueGreenRun): Promise<void> {
 }
 
 /** An analysis as a phase of its own: the check's URL template gets green's and blue's values. */
-async function analyse(run: BlueGreenRun, check: AnalysisCheck, which: 'pre' | 'post') {
+async function analyse(run: BlueGreenRun, check: AnalysisCheck | MetricAnalysis, which: 'pre' | 'post') {
   run.enter(`${which}-analysis`);
   const green = run.green!;
   const vars = {
@@ -108,7 +109,17 @@ async function analyse(run: BlueGreenRun, check: AnalysisCheck, which: 'pre' | '
     version: green.composeHash,
     phase: which,
   };
-  return run.activities.checks(analysisBoundMs(check)).bgAnalysis({ check, vars });
+  if (!('metrics' in check && patched('metric-analysis')))
+    return run.activities
+      .checks(analysisBoundMs(check as AnalysisCheck))
+      .bgAnalysis({ check: check as AnalysisCheck, vars });
+  // An analysis by metrics (issue 23): every measurement lands in the status and the run's history.
+  const result = await run.activities
+    .checks(metricsBoundMs(check.metrics))
+    .analysisRun({ metrics: check.metrics, vars: { ...vars, cvm: green.cvmIds.join('|') } });
+  run.analyses.push({ ...result, step: which === 'pre' ? 'pre-promotion' : 'post-promotion', atMs: Date.now() });
+  for (const line of metricLines(result)) run.record('analysis', line);
+  return { verdict: result.verdict, tally: summedTally(result), last: result.reason };
 }
 
 /** Fail or error ends the run; inconclusive holds automatic promotion (promote by hand, or resume). */

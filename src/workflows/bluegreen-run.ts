@@ -9,6 +9,7 @@ import {
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { AnalysisActivities } from '../activities/analysis-activities';
 import type { BlueGreenActivities } from '../activities/bluegreen-activities';
 import type { createDeployActivities } from '../activities/deploy-activities';
 import { iso } from '../domain/time';
@@ -67,7 +68,7 @@ function runActivities(input: BlueGreenInput) {
     // Checks keep their own clocks and are abandoned at once when the run moves on (their answer no longer
     // matters); the bound here only catches a check that can make no progress at all.
     checks: (boundMs: number) =>
-      proxyActivities<BlueGreenActivities>({
+      proxyActivities<BlueGreenActivities & AnalysisActivities>({
         startToCloseTimeout: boundMs + 60_000,
         heartbeatTimeout: tuning.heartbeatTimeoutMs,
         cancellationType: 'TRY_CANCEL',

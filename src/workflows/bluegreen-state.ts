@@ -3,6 +3,7 @@
 // status view — pure functions of this state — are unit-tested without a server (test/unit/bluegreen-validators).
 import type {
   Actor,
+  AnalysisReport,
   AuditedActor,
   BlueGreenInput,
   BlueGreenOutcome,
@@ -23,6 +24,8 @@ export interface ControlRequests {
 /** The run's state, as plain data with a fresh run's values: nothing found, nothing deployed, nothing asked. */
 export class BlueGreenState {
   readonly history: HistoryEntry[] = [];
+  /** Metric analyses finished so far, with every measurement (issue 23). */
+  readonly analyses: AnalysisReport[] = [];
   phase: BlueGreenPhase = 'starting';
   blue?: Deployment;
   green?: Deployment;

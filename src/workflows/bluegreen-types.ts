@@ -4,6 +4,7 @@
 // beside it. Each is its own Phala app named `<app>-<slot>-<id>`, where the slot colour alternates between runs so
 // that two live deployments of an app never share a colour; the roles blue and green are what the status reports.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { AuditRequest } from '../domain/audit-input';
 import type { DeployInput } from './deploy-types';
 
@@ -29,6 +30,17 @@ export interface AnalysisCheck {
   inconclusiveLimit: number;
 }
 
+/** An analysis by metrics (web, prometheus, job; src/analysis) instead of one web check. */
+export interface MetricAnalysis {
+  metrics: MetricSpec[];
+}
+
+/** A finished metric analysis as the status shows it: which step, and every metric's measurements and verdict. */
+export interface AnalysisReport extends AnalysisResult {
+  step: 'pre-promotion' | 'post-promotion';
+  atMs: number;
+}
+
 /** Where route changes go. Only the *name* of the HMAC key's env variable travels; the worker reads the value. */
 export type RouterConfig =
   | { type: 'local'; controlUrl: string; secretEnv: string; timeoutMs: number }
@@ -40,7 +52,7 @@ export interface BlueGreenPolicy {
   previewTtlMs: number;
   minHealthyMs: number;
   health: HealthCheck;
-  analysis: { prePromotion?: AnalysisCheck; postPromotion?: AnalysisCheck };
+  analysis: { prePromotion?: AnalysisCheck | MetricAnalysis; postPromotion?: AnalysisCheck | MetricAnalysis };
   scaleDownDelayMs: number;
   blueDuringDelay: 'running' | 'stopped';
   abortPolicy: 'delete' | 'stop';
@@ -151,6 +163,8 @@ export interface BlueGreenStatus {
   rollbackUntilMs?: number;
   history: HistoryEntry[];
   lastError?: string;
+  /** Metric analyses finished so far, with every metric's measurements (query, value, verdict). */
+  analyses?: AnalysisReport[];
 }
 
 export interface BlueGreenResult {

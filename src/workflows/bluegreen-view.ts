@@ -28,5 +28,6 @@ export function statusView(s: BlueGreenState): BlueGreenStatus {
     ...(s.warmUntil !== undefined && s.phase === 'warm' ? { rollbackUntilMs: s.warmUntil } : {}),
     history: s.history,
     ...(s.lastError ? { lastError: s.lastError } : {}),
+    ...(s.analyses.length ? { analyses: s.analyses } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // Types and message definitions shared by the rollout workflows, their activities and their clients (no I/O).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { Calendar } from '../calendar';
 import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 import type { RestorePatch } from './compose-update-types';
@@ -76,6 +77,18 @@ export interface RolloutConfig {
   /** An app held by another deployment: wait for it, or skip its CVMs in this wave. */
   onBusy: 'wait' | 'skip';
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
+  /**
+   * Metrics measured after each wave's CVMs are healthy. A failed analysis spends one of the failure budget
+   * (`budget`) or fails the rollout (`abort`, then autoRevert puts the CVMs back); an analysis that errs (no usable
+   * answers) or is inconclusive pauses the rollout until someone resumes or aborts it.
+   */
+  analysis?: { metrics: MetricSpec[]; onFailure: 'budget' | 'abort' };
+}
+
+/** A wave's metric analysis as the status shows it. */
+export interface WaveAnalysis extends AnalysisResult {
+  wave: number;
+  atMs: number;
 }
 
 /** Knobs of the workflows themselves rather than of the rollout; defaults suit production. */
@@ -289,6 +302,8 @@ export type RolloutPhase =
   | 'frozen'
   | 'paused'
   | 'awaiting-promotion'
+  /** A wave's metric analysis runs (issue 23). */
+  | 'analysing'
   | 'pausing'
   | 'updating'
   | 'reverting'
@@ -356,6 +371,8 @@ export interface RolloutCarried {
   abort?: AbortState;
   /** The wave whose manual pause was promoted (the pause before it is over). */
   promotedWave?: number;
+  /** The latest waves' metric analyses (issue 23). */
+  analyses?: WaveAnalysis[];
   startedAtMs: number;
   runs: number;
 }
@@ -392,6 +409,8 @@ export interface RolloutStatus {
   records: AuditRecord[];
   foldedRecords: number;
   run: number;
+  /** The latest waves' metric analyses, with every metric's measurements (query, value, verdict). */
+  analyses?: WaveAnalysis[];
 }
 
 export interface RolloutResult {

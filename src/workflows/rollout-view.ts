@@ -48,6 +48,7 @@ export function rolloutStatusView(run: RolloutRun): RolloutStatus {
     records: st.records,
     foldedRecords: st.foldedRecords,
     run: st.runs,
+    ...(st.analyses?.length ? { analyses: st.analyses } : {}),
   };
 }
 

@@ -16,10 +16,12 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import { safeParseCalendar } from '../calendar';
 import { iso } from '../domain/time';
+import { analyseWave } from './rollout-analysis';
 import { finishRollout } from './rollout-finish';
 import { wireRolloutMessages } from './rollout-messages';
 import { RolloutRun } from './rollout-state';
@@ -60,8 +62,10 @@ async function runWaves(run: RolloutRun): Promise<void> {
     if (st.abort) break;
     const result = await runUpdateWave(run, wave); // the wave's child workflow
     if (!result) break;
-    const stop = countWave(run, wave, result); // failures against the budget, deadline, blocked
+    let stop = countWave(run, wave, result); // failures against the budget, deadline, blocked
     useUpWaveOverrides(run);
+    if (!stop && result.outcome === 'done' && run.config.analysis && patched('metric-analysis'))
+      stop = await analyseWave(run, wave); // the wave's metrics (issue 23)
     if (stop) break;
     await continueAsNewIfDue(run);
   }

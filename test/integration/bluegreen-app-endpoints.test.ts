@@ -84,4 +84,45 @@ describe('simulator app endpoints', () => {
       await new Promise((r) => setTimeout(r, 10));
     expect((await get(`${instance}/health`)).status).toBe(503);
   });
+
+  it('serves Prometheus metrics per CVM whose error share and latency follow the admin rules, and lists them for http_sd', async () => {
+    const cvm = await running('endpoint-metrics');
+    const { instance, app } = (await api('GET', `/cvms/${cvm.vm}`)).body.endpoints[0];
+    const sd = (await get(`${new URL(instance).origin}/sd/prometheus`)).body as unknown as {
+      targets: string[];
+      labels: Record<string, string>;
+    }[];
+    expect(sd).toContainEqual({
+      targets: [new URL(instance).host],
+      labels: { __metrics_path__: `${new URL(instance).pathname}/metrics` },
+    });
+    expect((await admin('POST', '/admin/apps/rules', { match: { cvm: cvm.vm }, errorRate: 2 })).status).toBe(400);
+    const rule = await admin('POST', '/admin/apps/rules', {
+      match: { cvm: cvm.vm },
+      errorRate: 0.25,
+      requestLatencyMs: 300,
+    });
+    expect(rule.status).toBe(201);
+    const scrape = async () => {
+      const res = await fetch(`${instance}/metrics`);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      return res.text();
+    };
+    await scrape();
+    await new Promise((r) => setTimeout(r, 1000));
+    const text = await scrape();
+    const labels = `app="endpoint-metrics",cvm="${cvm.vm}",version="${cvm.hash}"`;
+    const value = (line: string) =>
+      Number(new RegExp(`^${line.replace(/[{}()[\]+.]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    const ok = value(`http_requests_total{${labels},code="200"}`);
+    const errors = value(`http_requests_total{${labels},code="500"}`);
+    // About 20 synthetic requests a second, a quarter of them errors, each taking 300 ms.
+    expect(ok + errors).toBeGreaterThanOrEqual(18);
+    expect(errors / (ok + errors)).toBeCloseTo(0.25, 1);
+    expect(value(`http_request_duration_seconds_bucket{${labels},le="0.25"}`)).toBe(0);
+    expect(value(`http_request_duration_seconds_bucket{${labels},le="0.5"}`)).toBe(ok + errors);
+    // The app's endpoint exposes every running CVM of the app.
+    expect(await (await fetch(`${app}/metrics`)).text()).toContain(`cvm="${cvm.vm}"`);
+    await admin('DELETE', `/admin/apps/rules/${rule.body.id}`);
+  });
 });

@@ -158,7 +158,17 @@ describe('kind: BlueGreen', () => {
       scaleDownDelayMs: 1_800_000,
       router: { type: 'local', activePort: 8080, previewPort: 8081 },
     });
-    expect(spec.analysis.postPromotion?.failureLimit).toBe(1);
+    expect(spec.analysis.prePromotion).toMatchObject({ count: 3, errorLimit: 4 });
+    expect(spec.analysis.postPromotion).toMatchObject({
+      metrics: [
+        {
+          name: 'error-rate',
+          failureLimit: 1,
+          provider: { type: 'prometheus', headers: [{ name: 'Authorization', fromEnv: 'PROMETHEUS_AUTHORIZATION' }] },
+        },
+        { name: 'p99-latency', dryRun: true },
+      ],
+    });
     expect(spec.compose.dockerCompose).toContain('nginx:1.28');
   });
 });

@@ -27,6 +27,22 @@ const RULES: Record<string, Rule> = {
   attestation: {
     deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'chain', 'dev', TEMPORAL],
   },
+  // Metric analysis (providers, conditions, Argo's counting rules): a plain library like phala/.
+  analysis: {
+    deny: [
+      'workflows',
+      'activities',
+      'client',
+      'cli',
+      'worker',
+      'temporal',
+      'simulator',
+      'phala',
+      'chain',
+      'dev',
+      TEMPORAL,
+    ],
+  },
   chain: { deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', TEMPORAL] },
   spec: {
     deny: ['workflows', 'activities', 'client', 'cli', 'worker', 'temporal', 'simulator', 'phala', 'chain', TEMPORAL],

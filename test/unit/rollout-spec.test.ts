@@ -52,6 +52,13 @@ describe('Rollout spec', () => {
       onBusy: 'wait',
       deadlines: { cvmMs: 900_000, waveMs: 7_200_000 },
     });
+    expect(spec.analysis).toMatchObject({
+      onFailure: 'abort',
+      metrics: [
+        { name: 'error-rate', provider: { type: 'prometheus' }, initialDelayMs: 300_000, count: 5, failureLimit: 1 },
+        { name: 'smoke', provider: { type: 'job', command: ['./smoke-test.sh', '{app}'] }, timeoutMs: 120_000 },
+      ],
+    });
     expect(spec.windows?.onWindowEnd).toBe('finish');
     expect(spec.windows?.calendar.dates?.[0]).toMatchObject({ state: 'frozen', from: '2026-12-18' });
   });

@@ -17,6 +17,7 @@ import { iso } from '../../domain/time';
 import { loadSpecFile } from '../../spec';
 import type { BlueGreenSpec } from '../../spec/bluegreen';
 import type { Actor, BlueGreenResult, BlueGreenStatus, TeardownReport } from '../../workflows/bluegreen-types';
+import { renderAnalysis } from '../analysis-view';
 import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
@@ -57,6 +58,7 @@ export function renderStatus(s: BlueGreenStatus, run?: string): string[] {
   if (p.paused) lines.push(`  PAUSED by ${p.paused.by} at ${iso(p.paused.atMs)}: ${p.paused.reason}`);
   if (s.rollbackUntilMs) lines.push(`  rollback possible until ${iso(s.rollbackUntilMs)}`);
   if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  for (const a of s.analyses ?? []) lines.push(...renderAnalysis(a.step, a));
   lines.push(`  triggered by ${s.trigger.by}: ${s.trigger.reason}`);
   for (const h of s.history.filter((e) => e.kind !== 'phase').slice(-8))
     lines.push(`    ${iso(h.atMs)} ${h.kind}: ${h.detail}${h.by ? ` — ${h.by}: ${h.reason}` : ''}`);

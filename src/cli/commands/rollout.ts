@@ -32,6 +32,7 @@ import type { AuditRequest } from '../../domain/audit-input';
 import { loadSpecFile, parseDuration } from '../../spec';
 import { cronProblem } from '../../spec/cron';
 import type { ControlAck, CvmRecord, RolloutResult } from '../../workflows/rollout-types';
+import { renderAnalysis } from '../analysis-view';
 import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
@@ -95,6 +96,7 @@ function renderStatus(s: RolloutStatusView, opts: { cvms?: boolean; recent: numb
       opts.cvms || s.cvms.length <= 20 ? 'cvms:' : 'cvms needing attention (--cvms for all):',
       ...shown.map(renderCvm),
     );
+  for (const a of (s.analyses ?? []).slice(-2)) lines.push(...renderAnalysis(`of wave ${a.wave}`, a));
   const recent = s.records.slice(-opts.recent);
   if (recent.length)
     lines.push(
