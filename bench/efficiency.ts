@@ -84,7 +84,11 @@ export async function efficiency(ctx: BenchContext, opts: EfficiencyOptions = {}
         history_events_min: HISTORY_EVENTS_MIN,
         history_events_ratio: round(historyEvents / HISTORY_EVENTS_MIN, 2),
       },
-      goals: [],
+      // Crash safety pays only where an earlier attempt could have acted (issue 20): at most 15% over the least.
+      goals: [
+        { figure: 'api_calls_ratio', op: '<=', target: 1.15 },
+        { figure: 'history_events_ratio', op: '<=', target: 1.15 },
+      ],
       notes: [
         `API calls by route (last deploy): ${Object.entries(byRoute)
           .sort((a, b) => b[1] - a[1])

@@ -76,9 +76,11 @@ export async function startInProcessWorker(
     tuning?: Parameters<typeof createWorker>[0]['tuning'];
     wrap?: (activities: Activities) => Activities;
     workerOptions?: Partial<WorkerOptions>;
+    /** Default: a new one per worker. */
+    taskQueue?: string;
   } = {},
 ): Promise<InProcessWorker> {
-  const taskQueue = uniqueName('bench');
+  const taskQueue = opts.taskQueue ?? uniqueName('bench');
   const connection = await connectWorkerConnection(ctx.temporal);
   const phala = new PhalaClient({ baseURL: sim.url, apiKey: BENCH_API_KEY });
   const { activities, hub, close } = createWorkerActivities({

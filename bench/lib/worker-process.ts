@@ -13,12 +13,15 @@ export interface WorkerProcess {
   output(): string;
 }
 
-/** `heapMiB` caps the worker's V8 old space (`--max-old-space-size`), as a container's memory limit would. */
+/**
+ * `heapMiB` caps the worker's V8 old space (`--max-old-space-size`), as a container's memory limit would; `entry`
+ * runs another worker speaking the same protocol (bench/floor/worker-main.ts).
+ */
 export async function spawnWorkerProcess(
   cfg: WorkerProcessConfig,
-  opts: { heapMiB?: number } = {},
+  opts: { heapMiB?: number; entry?: string } = {},
 ): Promise<WorkerProcess> {
-  const child: ChildProcess = fork(ENTRY, [], {
+  const child: ChildProcess = fork(opts.entry ?? ENTRY, [], {
     execArgv: ['--import', 'tsx', ...(opts.heapMiB ? [`--max-old-space-size=${opts.heapMiB}`] : [])],
     env: { ...process.env, BENCH_WORKER: JSON.stringify(cfg) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

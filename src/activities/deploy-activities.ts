@@ -213,7 +213,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
 
     /**
      * Creates one replica — or adopts the one an earlier attempt of this same step created: the workflow passes the
-     * CVMs it already knows, and creates replicas one at a time, so an unknown CVM of the app can only be ours.
+     * CVMs it already knows, and creates replicas one at a time, so an unknown CVM of the app can only be ours. Only a
+     * retry can find one (the step's first attempt is the first to act), so only a retry pays for the list call.
      */
     async createReplica(req: {
       appId: string;
@@ -222,9 +223,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       knownCvmIds: string[];
     }): Promise<CvmRef> {
       return classified(`replicate ${req.sourceCvmId}`, async () => {
-        const known = new Set(req.knownCvmIds);
-        const adopted = (await appCvms(req.appId)).find((c) => !known.has(c.cvmId));
-        if (adopted) return adopted;
+        if (activityInfo().attempt > 1) {
+          const known = new Set(req.knownCvmIds);
+          const adopted = (await appCvms(req.appId)).find((c) => !known.has(c.cvmId));
+          if (adopted) return adopted;
+        }
         const vm = await whileBusy(() =>
           phala.replicateCvm(req.sourceCvmId, { nodeId: req.nodeId }, { signal: cancellationSignal() }),
         );

@@ -7,6 +7,17 @@ import { ensureTemporalCli } from './temporal-cli';
 
 export const SEARCH_ATTRIBUTES = ['CvmflowApp=Keyword', 'CvmflowKind=Keyword', 'CvmflowPhase=Keyword'] as const;
 
+/**
+ * The dev server has one history shard, and each shard's queue readers load new tasks at most 20 times a second by
+ * default: past a burst of about 40 tasks (a few seconds of a busy worker) every workflow task waited ~30 ms for its
+ * transfer task to be read (bench/README.md, overhead: schedule-to-start in the histories, 2 ms → 30 ms, and back to
+ * 2 ms with this set). A production cluster divides the same per-shard budget over its many shards.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+} as const;
+
 export interface DevServerOptions {
   namespace?: string;
   port?: number;
@@ -18,6 +29,8 @@ export interface DevServerOptions {
   dbFile?: string;
   /** Faster, less durable SQLite (tests only). */
   fastSqlite?: boolean;
+  /** Extra server dynamic config (`--dynamic-config-value key=value`), e.g. the history queues' poll rates. */
+  dynamicConfig?: Record<string, string | number | boolean>;
   readyTimeoutMs?: number;
   cliPath?: string;
 }
@@ -48,6 +61,8 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     'warn',
   ];
   args.push('--dynamic-config-value', 'frontend.enableServerVersionCheck=false');
+  for (const [key, value] of Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig }))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', sa);
   if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');

@@ -1,6 +1,6 @@
 // Activity options per pipeline phase. Each phase's timeout bounds the whole activity including retries
 // (scheduleToClose), while one attempt is bounded by the API call timeout, so a dead worker is noticed quickly.
-import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_TYPES } from '../domain/failures';
 import type { DeployInput } from './deploy-types';
 
@@ -19,6 +19,15 @@ export function apiOptions(input: DeployInput, phaseTimeoutMs: number): Activity
       nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
     },
   };
+}
+
+/**
+ * The same bounds for a call run as a local activity (inside the workflow task, no task of its own). Retries come
+ * from the worker's local retry loop; waits longer than the SDK's local retry threshold become workflow timers.
+ */
+export function localApiOptions(input: DeployInput, phaseTimeoutMs: number): LocalActivityOptions {
+  const { startToCloseTimeout, scheduleToCloseTimeout, retry } = apiOptions(input, phaseTimeoutMs);
+  return { startToCloseTimeout, scheduleToCloseTimeout, retry };
 }
 
 /**

@@ -63,4 +63,34 @@ describe('deploy survives worker crashes', () => {
     expect(created.filter((r) => r.route === '/cvms/:id/replicas')).toHaveLength(2);
     expect(stack.sim.cvms({ includeDeleted: true }).filter((c) => c.name === spec.name)).toHaveLength(3);
   });
+
+  it('SIGKILL while a replica request is in flight: the retry adopts the CVM it made instead of making another', async () => {
+    // The replica request is held 2 s on its way in, the worker dies meanwhile, the simulator still creates the CVM
+    // (its reply is lost): only the step's retry (attempt 2) looks for it, and must find it.
+    const held = stack.sim.addFaults({
+      routes: [{ method: 'POST', path: '/cvms/:id/replicas', latencyMs: 2000, count: 1 }],
+    }).routes[0]!;
+    const first = await startWorker();
+    const spec = testSpec({ replicas: 2 });
+    const since = stack.sim.requests().at(-1)?.seq ?? 0;
+    const handle = await startDeploy(spec, {
+      client: stack.client,
+      taskQueue: stack.taskQueue,
+      codecKeys: TEST_CODEC_KEYS,
+      tuning: { heartbeatTimeoutMs: 2000, apiAttemptTimeoutMs: 3000 },
+    });
+    const deadline = Date.now() + 30_000;
+    while (held.fired === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(held.fired).toBe(1);
+    await first.kill();
+    await startWorker();
+    const result = await handle.result();
+
+    expect(result.cvms).toHaveLength(2);
+    const all = stack.sim.cvms({ includeDeleted: true }).filter((c) => c.name === spec.name);
+    expect(all).toHaveLength(2);
+    expect(new Set(result.cvms.map((c) => c.cvmId))).toEqual(new Set(all.map((c) => c.vmUuid)));
+    expect(all.every((c) => c.status === 'running')).toBe(true);
+    expect(stack.sim.requests({ sinceSeq: since, route: '/cvms/:id/replicas' })).toHaveLength(1);
+  });
 });

@@ -16,6 +16,9 @@ describe('recorded histories replay against the current workflows', () => {
       expect.arrayContaining([
         'deploy-success.json',
         'deploy-rolled-back.json',
+        // The same before 'lean-deploy' (inspect and provision as activities of their own).
+        'deploy-success-before-lean.json',
+        'deploy-rolled-back-before-lean.json',
         // Compose updates through the path deploys and rollouts share ('one-compose-update'), and before it.
         'deploy-update-onchain.json',
         'deploy-update-onchain-legacy.json',
