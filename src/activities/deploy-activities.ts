@@ -1,6 +1,7 @@
 // Activities of the deploy pipeline: thin adapters over the Phala client, each one idempotent or checked before it
 // acts, so that a retry — or a second worker after a crash — never creates a second CVM.
-import { activityInfo, cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure, activityInfo, cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
+import { GONE_STATUSES } from '../domain/cvm-status';
 import type { PhalaClient } from '../phala/client';
 import { encryptEnvVars } from '../phala/env-encryption';
 import { PhalaApiError } from '../phala/errors';
@@ -56,6 +57,30 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       .map((c) => ({ cvmId: c.vm_uuid!, appId: c.app_id ?? appId, nodeId: c.node_info?.id ?? null, status: c.status }));
   }
 
+  /**
+   * A CVM being deleted still holds its name, so a deploy right after a rolled-back one (whose CVM the inspect step
+   * rightly ignored as gone) is refused with "already exists" until the deletion ends. That refusal is a wait, not a
+   * conflict: retried (as PhalaBusy) while every CVM of that name is being deleted; a live one stays a conflict.
+   */
+  async function whileNameReleases<T>(name: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof PhalaApiError) || err.status !== 409 || err.errorCode !== 'ERR-01-004') throw err;
+      const apps = await phala.listApps({ page: 1, pageSize: 100, search: name }, { signal: cancellationSignal() });
+      const holders: string[] = [];
+      for (const a of apps.apps)
+        if (a.name === name)
+          for (const c of await phala.getAppCvms(a.app_id, { signal: cancellationSignal() })) holders.push(c.status);
+      if (holders.length === 0 || holders.some((status) => !GONE_STATUSES.has(status))) throw err;
+      throw ApplicationFailure.create({
+        type: 'PhalaBusy',
+        message: `the name ${name} is still held by a CVM being deleted; provisioning again once it is gone`,
+        nextRetryDelay: 2_000,
+      });
+    }
+  }
+
   return {
     /**
      * Every live CVM of the apps carrying this name (the primary and its replicas). The app list is searched by
@@ -86,28 +111,30 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     }): Promise<ProvisionResult> {
       return classified(`provision ${req.app}`, async () => {
         // Provisioning creates nothing but a cached plan keyed by compose hash, so a retry is harmless.
-        const res = await phala.provisionCvm(
-          {
-            name: req.app,
-            compose_file: {
-              docker_compose_file: req.dockerCompose,
-              ...(req.preLaunchScript ? { pre_launch_script: req.preLaunchScript } : {}),
-              allowed_envs: req.allowedEnvs,
-              public_logs: req.visibility.publicLogs,
-              public_sysinfo: req.visibility.publicSysinfo,
-              public_tcbinfo: req.visibility.publicTcbinfo,
-              name: '',
+        const res = await whileNameReleases(req.app, () =>
+          phala.provisionCvm(
+            {
+              name: req.app,
+              compose_file: {
+                docker_compose_file: req.dockerCompose,
+                ...(req.preLaunchScript ? { pre_launch_script: req.preLaunchScript } : {}),
+                allowed_envs: req.allowedEnvs,
+                public_logs: req.visibility.publicLogs,
+                public_sysinfo: req.visibility.publicSysinfo,
+                public_tcbinfo: req.visibility.publicTcbinfo,
+                name: '',
+              },
+              instance_type: req.resources.instanceType,
+              vcpu: req.resources.vcpu,
+              memory: req.resources.memoryMb,
+              disk_size: req.resources.diskGb,
+              image: req.image,
+              kms: req.kms.toUpperCase(),
+              teepod_id: req.nodeId,
+              listed: false,
             },
-            instance_type: req.resources.instanceType,
-            vcpu: req.resources.vcpu,
-            memory: req.resources.memoryMb,
-            disk_size: req.resources.diskGb,
-            image: req.image,
-            kms: req.kms.toUpperCase(),
-            teepod_id: req.nodeId,
-            listed: false,
-          },
-          { signal: cancellationSignal() },
+            { signal: cancellationSignal() },
+          ),
         );
         const nodeId = res.teepod_id ?? res.node_id ?? null;
         if (req.kms !== 'phala') {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { colorEnabled, createProgress, createStyle, type OutputStream, renderTable } from '../cli/output';
 import { type DevStack, startDevStack } from '../dev/stack';
 import { connectClient } from '../temporal/connection';
+import { type Dashboard, startStackDashboard } from '../ui/embedded';
 import { DEMO_STEPS } from './steps';
 import type { DemoContext, DemoStep, StepRecord } from './types';
 
@@ -39,6 +40,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
       ` — starting the embedded stack (simulator at ×${opts.timeScale ?? DEMO_TIME_SCALE} time)…`,
   );
   let stack: DevStack | undefined;
+  let dashboard: Dashboard | undefined;
   const rows: DemoSummaryRow[] = [];
   try {
     stack = await startDevStack({
@@ -53,6 +55,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
     say(
       `Temporal UI: ${style.bold(stack.temporal.uiUrl)}  (ready in ${((Date.now() - startedMs) / 1000).toFixed(1)} s)`,
     );
+    // The dashboard watches the tour live: rollout waves, the blue-green route, the power week.
+    dashboard = await startStackDashboard(stack, 0, () => {});
+    say(`Dashboard:   ${style.bold(dashboard.url)}`);
     const client = await connectClient({
       address: stack.temporal.address,
       namespace: stack.namespace,
@@ -120,6 +125,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
     }
     return rows;
   } finally {
+    await dashboard?.close();
     await stack?.close();
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
   }

@@ -47,6 +47,8 @@ describe('cvmflow demo', () => {
     }
     const narration = demo.stderr();
     expect(narration).toContain('Temporal UI: http://127.0.0.1:');
+    // The dashboard's address beside it, with this run's token in the #fragment (never sent to a server).
+    expect(narration).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{16,}/);
     expect(narration).toContain('Summary');
     expect([...seen].filter(isAlive)).toEqual([]);
   }, 150_000);

@@ -8,6 +8,7 @@ import { PortInUseError, pickPort } from '../../dev/ports';
 // Types only: the stack (worker, bundler, simulator) is loaded when the command runs, so other commands start fast.
 import type { DevStack } from '../../dev/stack';
 import { DEFAULT_CODEC_SERVER_PORT } from '../../temporal/codec-server';
+import type { Dashboard } from '../../ui/embedded';
 
 const DEFAULT_DATA_DIR = '.data';
 const DEFAULT_TIME_SCALE = 0.1;
@@ -81,52 +82,6 @@ function describe(stack: DevStack, flags: DevFlags, startedMs: number, dashboard
   return lines;
 }
 
-interface Dashboard {
-  /** With the token in the #fragment: the address to open. */
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The dashboard (`cvmflow ui`) on the stack, with its own client and a token of this run (or CVMFLOW_UI_TOKEN). */
-async function startDashboard(stack: DevStack, port: number): Promise<Dashboard> {
-  const [{ connectClient }, { startUiServer }, { uiToken, openUrl }, { PhalaClient }] = await Promise.all([
-    import('../../temporal/connection'),
-    import('../../ui/server'),
-    import('../../ui/token'),
-    import('../../phala/client'),
-  ]);
-  const client = await connectClient({
-    address: stack.temporal.address,
-    namespace: stack.namespace,
-    codecKeys: stack.codecKeys,
-  });
-  const phala = PhalaClient.fromEnv(stack.env);
-  const { token } = uiToken(process.env);
-  try {
-    const server = await startUiServer({
-      client,
-      namespace: stack.namespace,
-      phala,
-      temporalUiUrl: stack.temporal.uiUrl,
-      token,
-      port,
-      log: (line) => process.stderr.write(`cvmflow dev: dashboard: ${line}\n`),
-    });
-    return {
-      url: openUrl(server.url, token),
-      async close() {
-        await server.close();
-        await phala.close();
-        await client.connection.close();
-      },
-    };
-  } catch (err) {
-    await phala.close();
-    await client.connection.close();
-    throw err;
-  }
-}
-
 export async function runDev(flags: DevFlags): Promise<void> {
   const startedMs = Date.now();
   const { startDevStack } = await import('../../dev/stack');
@@ -154,7 +109,10 @@ export async function runDev(flags: DevFlags): Promise<void> {
   let failure: string | undefined;
   let dashboard: Dashboard | undefined;
   try {
-    dashboard = await startDashboard(stack, dashboardPort);
+    const { startStackDashboard } = await import('../../ui/embedded');
+    dashboard = await startStackDashboard(stack, dashboardPort, (line) =>
+      process.stderr.write(`cvmflow dev: dashboard: ${line}\n`),
+    );
     writeFileSync(join(stack.dataDir, DEV_ENV_FILE), `${exportLines(stack.env).join('\n')}\n`, { mode: 0o600 });
     if (flags.json) {
       printJson({
