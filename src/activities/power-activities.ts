@@ -11,6 +11,7 @@ import { deployWorkflowId } from '../domain/names';
 import { phaseOf } from '../domain/power-phase';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
+import { identifiesCvm } from '../phala/ids';
 import type { CvmSummary } from '../phala/schemas';
 import type {
   PowerActionRequest,
@@ -93,17 +94,6 @@ async function deployHoldsApp(app: string): Promise<boolean> {
     if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)) return false;
     throw err;
   }
-}
-
-/** The identifier forms a target may use for a CVM, normalised like the API does (reference §2). */
-function identifies(target: string, cvm: { vm_uuid?: string | null; id?: unknown; instance_id?: string | null }) {
-  const bare = (s: string) => s.replaceAll('-', '').toLowerCase();
-  const t = bare(target);
-  return (
-    (typeof cvm.vm_uuid === 'string' && bare(cvm.vm_uuid) === t) ||
-    (typeof cvm.id === 'string' && cvm.id.toLowerCase() === target.toLowerCase()) ||
-    (typeof cvm.instance_id === 'string' && bare(cvm.instance_id) === t)
-  );
 }
 
 export function createPowerActivities(deps: PowerActivityDeps) {
@@ -301,7 +291,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
             cvms.forEach(add);
           }
           for (const id of targets.cvms) {
-            const cvm = live.find((c) => identifies(id, c));
+            const cvm = live.find((c) => identifiesCvm(id, c));
             if (cvm) add(cvm);
             else unresolved.push({ target: `cvm ${id}`, reason: 'no live CVM with this id in the workspace' });
           }

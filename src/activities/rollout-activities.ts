@@ -14,6 +14,7 @@ import { FAILED_STATUSES, OFF_STATUSES } from '../domain/cvm-status';
 import { globMatches } from '../domain/glob';
 import { deployWorkflowId, SA_KIND } from '../domain/names';
 import type { PhalaClient } from '../phala/client';
+import { identifiesCvm } from '../phala/ids';
 import type { HttpCheck, RestorePatch, RolloutTargets, TargetCvm } from '../workflows/rollout-types';
 import { createComposeUpdateActivities } from './compose-update-activities';
 import { classified } from './failures';
@@ -51,17 +52,6 @@ async function deployLockHolder(app: string): Promise<LockHolder | undefined> {
       return undefined;
     throw err;
   }
-}
-
-/** The identifier forms a target may use for a CVM, normalised like the API does. */
-function identifies(target: string, cvm: { vm_uuid?: string | null; id?: unknown; instance_id?: string | null }) {
-  const bare = (s: string) => s.replaceAll('-', '').toLowerCase();
-  const t = bare(target);
-  return (
-    (typeof cvm.vm_uuid === 'string' && bare(cvm.vm_uuid) === t) ||
-    (typeof cvm.id === 'string' && cvm.id.toLowerCase() === target.toLowerCase()) ||
-    (typeof cvm.instance_id === 'string' && bare(cvm.instance_id) === t)
-  );
 }
 
 function fill(template: string, values: Record<string, string>): string {
@@ -128,7 +118,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         const byName = (a: (typeof live)[number], b: (typeof live)[number]) =>
           a.name.localeCompare(b.name) || a.vm_uuid!.localeCompare(b.vm_uuid!);
         for (const id of targets.cvms) {
-          const cvm = live.find((c) => identifies(id, c));
+          const cvm = live.find((c) => identifiesCvm(id, c));
           if (cvm) add(cvm);
           else unresolved.push(`cvm ${id}: no live CVM with this id`);
         }

@@ -68,3 +68,20 @@ export function sameAppId(a: string, b: string): boolean {
 function invalid(field: string, message: string): PhalaUsageError {
   return new PhalaUsageError('PHALA_INVALID_ARGUMENT', field, message);
 }
+
+/**
+ * Whether `target` names this CVM in any identifier form a user may give (vm_uuid with or without dashes, the
+ * numeric-or-string id, the instance id), normalised as the API does (reference §2).
+ */
+export function identifiesCvm(
+  target: string,
+  cvm: { vm_uuid?: string | null; id?: unknown; instance_id?: string | null },
+): boolean {
+  const bare = (s: string) => s.replaceAll('-', '').toLowerCase();
+  const t = bare(target);
+  return (
+    (typeof cvm.vm_uuid === 'string' && bare(cvm.vm_uuid) === t) ||
+    (typeof cvm.id === 'string' && cvm.id.toLowerCase() === target.toLowerCase()) ||
+    (typeof cvm.instance_id === 'string' && bare(cvm.instance_id) === t)
+  );
+}

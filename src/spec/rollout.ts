@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type Calendar, calendarSchema } from '../calendar';
+import type { Pause, RolloutStrategy, Size } from '../workflows/rollout-types';
 import { type MetricSpec, metricsSchema } from './analysis';
 import { type AttestationSpec, attestationSchema } from './attestation';
 import { type ComposeSpec, composeSchema } from './compose';
@@ -22,8 +23,7 @@ import {
   uniqueList,
 } from './schema';
 
-export type Size = { count: number } | { percent: number };
-export type Pause = { manual: true } | { ms: number };
+export type { Pause, Size } from '../workflows/rollout-types';
 
 export interface RolloutSpec {
   apiVersion: typeof API_VERSION;
@@ -32,14 +32,7 @@ export interface RolloutSpec {
   name: string;
   targets: { apps: string[]; cvms: string[]; selector?: { name: string } };
   version: { compose?: ComposeSpec; env?: Record<string, EnvSource> };
-  strategy: {
-    canary?: { size: Size; pause: Pause };
-    waveSize?: Size;
-    maxParallel: number;
-    maxUnavailable: Size;
-    pause: Pause;
-    jitterMs: number;
-  };
+  strategy: RolloutStrategy;
   health: {
     minHealthyMs: number;
     http?: { url: string; expectStatus?: number[]; intervalMs: number; timeoutMs: number };

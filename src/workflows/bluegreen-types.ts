@@ -6,6 +6,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { AuditRequest } from '../domain/audit-input';
+import type { AnalysisSpec } from '../spec/bluegreen';
 import type { DeployInput } from './deploy-types';
 
 export type Slot = 'blue' | 'green';
@@ -19,16 +20,8 @@ export interface HealthCheck {
   deadlineMs: number;
 }
 
-export interface AnalysisCheck {
-  url: string;
-  method: 'GET' | 'POST';
-  intervalMs: number;
-  count: number;
-  timeoutMs: number;
-  failureLimit: number;
-  errorLimit: number;
-  inconclusiveLimit: number;
-}
+/** A web analysis as the spec gave it (one definition, documented in the spec). */
+export type AnalysisCheck = AnalysisSpec;
 
 /** An analysis by metrics (web, prometheus, job; src/analysis) instead of one web check. */
 export interface MetricAnalysis {

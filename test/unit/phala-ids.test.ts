@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { PhalaUsageError } from '../../src/phala/errors';
-import { type CvmIdentifier, isValidCvmName, normalizeAppId, resolveCvmId, sameAppId } from '../../src/phala/ids';
+import {
+  type CvmIdentifier,
+  identifiesCvm,
+  isValidCvmName,
+  normalizeAppId,
+  resolveCvmId,
+  sameAppId,
+} from '../../src/phala/ids';
 
 const UUID_DASHED = '0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3';
 const UUID_BARE = '0b1c2d3e4f504a6b8c7d8e9fa0b1c2d3';
@@ -80,5 +87,19 @@ describe('app ids', () => {
   it('checks CVM names like the API', () => {
     expect(isValidCvmName('web-1')).toBe(true);
     expect(isValidCvmName('web')).toBe(false);
+  });
+});
+
+describe('identifiesCvm: every form a target may name a CVM by', () => {
+  const cvm = { vm_uuid: '0a1b2c3d-0000-4000-8000-000000000001', id: 'cvm-42', instance_id: 'ABCDEF0123' };
+  it.each([
+    ['vm_uuid with dashes', '0a1b2c3d-0000-4000-8000-000000000001', true],
+    ['vm_uuid without dashes, upper case', '0A1B2C3D000040008000000000000001', true],
+    ['id, any case', 'CVM-42', true],
+    ['instance id', 'abcdef0123', true],
+    ['another CVM', '0a1b2c3d-0000-4000-8000-000000000002', false],
+    ['a prefix of the uuid', '0a1b2c3d', false],
+  ])('%s', (_what, target, expected) => {
+    expect(identifiesCvm(target, cvm)).toBe(expected);
   });
 });
