@@ -7,21 +7,12 @@ import { z } from 'zod';
 import { ConditionError, compileCondition } from '../analysis/condition';
 import type { MetricSpec, ProviderSpec } from '../analysis/types';
 import { durationSchema } from './duration';
-import { choice, expected, int, type SpecContext, strictObject, text } from './schema';
+import { choice, expected, httpUrl, int, type SpecContext, strictObject, text } from './schema';
 
 export type { MetricSpec };
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[A-Za-z0-9-]+$/;
-
-const httpUrl = (what: string) =>
-  text(`an http(s) URL ${what}`).superRefine((value, ctx) => {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(value.replace(/\{[a-zA-Z]+\}/g, 'x')).protocol);
-    } catch {}
-    if (!ok) ctx.addIssue({ code: 'custom', message: expected(`an http(s) URL ${what}`)({ input: value }) });
-  });
 
 const condition = text('an expression over result, e.g. result[0] < 0.05').superRefine((source, ctx) => {
   try {

@@ -7,7 +7,7 @@ import { type MetricSpec, metricsSchema } from './analysis';
 import { type DeploymentSpec, deploymentSchema } from './deployment';
 import { durationSchema, formatDuration } from './duration';
 import type { UnknownKeyParams } from './errors';
-import { choice, describeValue, expected, int, type SpecContext, strictObject, text } from './schema';
+import { choice, describeValue, expected, httpUrl, int, type SpecContext, strictObject, text } from './schema';
 
 export interface HealthCheckSpec {
   /** Path requested on each green CVM's own endpoint, e.g. `/health`. */
@@ -78,15 +78,6 @@ export interface BlueGreenSpec extends Omit<DeploymentSpec, 'kind' | 'ifBusy'> {
 export const MAX_BLUEGREEN_NAME = 50;
 /** The router's HMAC key is read from the worker's environment, and only from variables meant for it. */
 export const ROUTER_SECRET_PREFIX = 'CVMFLOW_ROUTER_SECRET';
-
-const httpUrl = (what: string) =>
-  text(`an http(s) URL ${what}`).superRefine((value, ctx) => {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(value.replace(/\{[a-zA-Z]+\}/g, 'x')).protocol);
-    } catch {}
-    if (!ok) ctx.addIssue({ code: 'custom', message: expected(`an http(s) URL ${what}`)({ input: value }) });
-  });
 
 const statusList = z
   .union([int(100, 599, 'an HTTP status'), z.array(int(100, 599, 'an HTTP status')).min(1)], {

@@ -139,3 +139,13 @@ export function uniqueList(what: string, item: z.ZodType<string>) {
     })
     .default([]);
 }
+
+/** An http(s) URL, `{placeholder}`s allowed (they are filled in at run time). */
+export const httpUrl = (what: string) =>
+  text(`an http(s) URL ${what}`).superRefine((value, ctx) => {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(value.replace(/\{[a-zA-Z]+\}/g, 'x')).protocol);
+    } catch {}
+    if (!ok) ctx.addIssue({ code: 'custom', message: expected(`an http(s) URL ${what}`)({ input: value }) });
+  });

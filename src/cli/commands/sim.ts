@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { FaultProfileError, SimulatorConfigError, type SimulatorHandle, startSimulator } from '../../simulator';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
+import { untilSignal } from '../flags';
 
 /** Exit code 2 even when the command runs outside `cvmflow`'s main (which maps every usage error to 2). */
 function badFlag(message: string): InvalidArgumentError {
@@ -45,19 +46,6 @@ interface SimFlags {
   faults?: string;
   adminToken?: string;
   sseStreamsPerKey: number;
-}
-
-/** Resolves when the process is asked to stop; the handlers are removed again so tests can call this twice. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 export async function runSim(flags: SimFlags, out: NodeJS.WritableStream = process.stdout): Promise<void> {
