@@ -7,6 +7,12 @@ import { fileURLToPath } from 'node:url';
 export const BIN = fileURLToPath(new URL('../../bin/cvmflow.mjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** `cvmflow dev` on free ports only (so tests never collide with each other or a user's stack), at ×0.01 time. */
+export const DEV_ARGS = [
+  ...['--port', '0', '--ui-port', '0', '--sim-port', '0', '--codec-port', '0', '--dashboard-port', '0'],
+  ...['--time-scale', '0.01'],
+];
+
 export interface CliResult {
   code: number | null;
   stdout: string;

@@ -13,22 +13,8 @@ import proto from '@temporalio/proto';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
-import { type Background, cleanEnv, parseExports, runCli, runInBackground } from './cli';
+import { type Background, cleanEnv, DEV_ARGS, parseExports, runCli, runInBackground } from './cli';
 
-const DEV_ARGS = [
-  '--port',
-  '0',
-  '--ui-port',
-  '0',
-  '--sim-port',
-  '0',
-  '--codec-port',
-  '0',
-  '--dashboard-port',
-  '0',
-  '--time-scale',
-  '0.01',
-];
 const TAG = randomBytes(4).toString('hex');
 const APP = `codec-ui-${TAG}`;
 // A compose service name: it travels only inside the encrypted workflow input, unlike the app's name, which is also

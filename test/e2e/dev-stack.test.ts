@@ -9,6 +9,7 @@ import { PhalaClient } from '../../src/phala/client';
 import {
   type Background,
   cleanEnv,
+  DEV_ARGS,
   descendants,
   expectUserError,
   isAlive,
@@ -18,20 +19,6 @@ import {
 } from './cli';
 
 const APP = 'e2e-hello';
-const DEV_ARGS = [
-  '--port',
-  '0',
-  '--ui-port',
-  '0',
-  '--sim-port',
-  '0',
-  '--codec-port',
-  '0',
-  '--dashboard-port',
-  '0',
-  '--time-scale',
-  '0.01',
-];
 
 let work: string;
 let dataDir: string;

@@ -7,22 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/dev/free-port';
-import { type Background, type CliResult, cleanEnv, parseExports, runCli, runInBackground } from './cli';
+import { type Background, type CliResult, cleanEnv, DEV_ARGS, parseExports, runCli, runInBackground } from './cli';
 
-const DEV_ARGS = [
-  '--port',
-  '0',
-  '--ui-port',
-  '0',
-  '--sim-port',
-  '0',
-  '--codec-port',
-  '0',
-  '--dashboard-port',
-  '0',
-  '--time-scale',
-  '0.01',
-];
 const ROUTER_SECRET = 'exit-status-router-secret-0123456789';
 
 let work: string;

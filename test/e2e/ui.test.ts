@@ -12,12 +12,8 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalProxy } from '../../src/router/local-proxy';
-import { type Background, cleanEnv, parseExports, ROOT, runCli, runInBackground } from './cli';
+import { type Background, cleanEnv, DEV_ARGS, parseExports, ROOT, runCli, runInBackground } from './cli';
 
-const DEV_ARGS = [
-  ...['--port', '0', '--ui-port', '0', '--sim-port', '0', '--codec-port', '0', '--dashboard-port', '0'],
-  ...['--time-scale', '0.01'],
-];
 const ROUTER_SECRET_ENV = 'CVMFLOW_ROUTER_SECRET_UI_TEST';
 const ROUTER_SECRET = 'ui-test-router-secret-0123456789';
 const FLEET = ['uifleet-a', 'uifleet-b', 'uifleet-c'];

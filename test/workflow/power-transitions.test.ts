@@ -4,7 +4,6 @@
 // each power call the stubs take is logged at its time on that clock. The real activities against the simulator
 // are covered in test/integration/power-schedule.test.ts.
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PowerActivities } from '../../src/activities/power-activities';
 import {
@@ -20,14 +19,14 @@ import {
 } from '../../src/client/power';
 import { validateSpec } from '../../src/spec';
 import type { PowerScheduleSpec } from '../../src/spec/power';
-import { createWorker } from '../../src/worker/worker';
 import {
   type PowerAction,
   type PowerStatus,
   powerKeepRunningUntilUpdate,
   type ScheduleClock,
 } from '../../src/workflows/power-types';
-import { codecClient, TEST_CODEC_KEYS, temporalTarget, uniqueId, workerConnection } from '../support/temporal';
+import { type StubbedWorker, startStubbedWorker } from '../support/stubbed-worker';
+import { uniqueId } from '../support/temporal';
 
 const SPEED = 60;
 /** How late (schedule clock) a call may land after its instant: 90 s there is 1.5 s of real time. */
@@ -85,29 +84,17 @@ const stubs: Pick<
   },
 };
 
+let stubbed: StubbedWorker;
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
 const taskQueue = uniqueId('power-workflow');
 
 beforeAll(async () => {
-  client = await codecClient();
-  connection = await workerConnection();
-  worker = await createWorker({
-    connection,
-    config: { namespace: temporalTarget().namespace, taskQueue, codecKeys: TEST_CODEC_KEYS },
-    activities: stubs,
-    shutdownGraceTime: '1ms',
-  });
-  running = worker.run();
+  stubbed = await startStubbedWorker(taskQueue, stubs);
+  client = stubbed.client;
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await client?.connection.close();
+  await stubbed?.stop();
 });
 
 /** A schedule over one fresh CVM (running), started on a scaled clock at `virtualStart`. */

@@ -4,7 +4,6 @@
 // scaled clock (60×: a calendar minute is a real second); each commit the stubs take is logged at its real time.
 // The real activities against the simulator are covered in test/integration/rollout-fleet.test.ts.
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComposeUpdateActivities } from '../../src/activities/compose-update-activities';
 import type { createDeployActivities } from '../../src/activities/deploy-activities';
@@ -17,11 +16,11 @@ import {
   resumeRollout,
   skipWindow,
 } from '../../src/client/rollout';
-import { createWorker } from '../../src/worker/worker';
 import type { ScheduleClock } from '../../src/workflows/power-types';
 import type { rollout } from '../../src/workflows/rollout';
 import type { RolloutConfig, RolloutStatus } from '../../src/workflows/rollout-types';
-import { codecClient, TEST_CODEC_KEYS, temporalTarget, uniqueId, workerConnection } from '../support/temporal';
+import { type StubbedWorker, startStubbedWorker } from '../support/stubbed-worker';
+import { uniqueId } from '../support/temporal';
 
 const SPEED = 60;
 const V2 = 'services:\n  web:\n    image: nginx:1.28-alpine\n';
@@ -69,29 +68,17 @@ const stubs: Stubs = {
   },
 };
 
+let stubbed: StubbedWorker;
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
 const taskQueue = uniqueId('rollout-workflow');
 
 beforeAll(async () => {
-  client = await codecClient();
-  connection = await workerConnection();
-  worker = await createWorker({
-    connection,
-    config: { namespace: temporalTarget().namespace, taskQueue, codecKeys: TEST_CODEC_KEYS },
-    activities: stubs,
-    shutdownGraceTime: '1ms',
-  });
-  running = worker.run();
+  stubbed = await startStubbedWorker(taskQueue, stubs);
+  client = stubbed.client;
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await client?.connection.close();
+  await stubbed?.stop();
 });
 
 /** Weekdays 09:00–17:00 UTC open, the rest closed. */
