@@ -100,6 +100,9 @@ export function createApiHandler(core: SimCore): RequestListener {
       entry.keyId = ws.keyId;
       const version = apiVersion(req);
       entry.version = version;
+      // The whole request is in before anything acts on it, as with a real server: an injected latency then holds a
+      // received request, and a client that dies meanwhile still gets its CVM made (only the reply is lost).
+      const raw = method === 'GET' || method === 'HEAD' ? undefined : await readRawBody(req);
       const fired = core.faults.fire({
         method,
         path: sub!,
@@ -110,7 +113,7 @@ export function createApiHandler(core: SimCore): RequestListener {
       if (fired.latencyMs > 0) await new Promise((r) => setTimeout(r, fired.latencyMs));
       const injected = faultError(fired);
       if (injected) throw injected;
-      const reply = await invoke(match.handler, {
+      const reply = await invoke(raw, match.handler, {
         req,
         res,
         core,
@@ -149,8 +152,8 @@ function tryResolve(core: SimCore, ws: Workspace, ident: string) {
   }
 }
 
-function invoke(handler: Handler, base: Omit<ApiRequest, 'rawBody' | 'json'>) {
-  let raw: Promise<string> | undefined;
+function invoke(received: string | undefined, handler: Handler, base: Omit<ApiRequest, 'rawBody' | 'json'>) {
+  let raw: Promise<string> | undefined = received === undefined ? undefined : Promise.resolve(received);
   const rawBody = () => {
     raw ??= readRawBody(base.req);
     return raw;
