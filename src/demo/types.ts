@@ -22,6 +22,23 @@ export interface StepRecord {
   runId?: string;
   /** A few words: how it ended. */
   outcome: string;
+  /** The metric analysis the step's workflows ran, if any (the rollout step's, with Prometheus). */
+  analysis?: DemoAnalysis;
+}
+
+/**
+ * A step's metric analysis: per wave, the verdict and the value Prometheus answered; or `provider: 'none'` and why
+ * it was left out (no Prometheus on this machine), the step then relying on HTTP health checks.
+ */
+export interface DemoAnalysis {
+  provider: 'prometheus' | 'none';
+  /** 'none' when nothing was measured. */
+  verdict: 'pass' | 'fail' | 'inconclusive' | 'error' | 'none';
+  condition?: string;
+  waves?: { wave: number; verdict: string; value: string; query: string }[];
+  reason?: string;
+  /** The second rollout, whose wave the simulator makes fail: its analysis and how the rollout ended. */
+  failing?: { workflowId: string; outcome: string; analysis: DemoAnalysis };
 }
 
 export interface DemoStep {

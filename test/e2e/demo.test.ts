@@ -1,11 +1,15 @@
 // `cvmflow demo` (npm run demo) end to end: the whole narrated tour on its own embedded stack, in well under two
 // minutes, exiting 0 with every step ok, a Temporal UI link per workflow, and nothing left running. With --json its
-// stdout is the JSON summary alone, even when the in-process worker's Temporal Core logs a warning meanwhile.
+// stdout is the JSON summary alone, even when the in-process worker's Temporal Core logs a warning meanwhile. Where
+// Prometheus is installed (CI: scripts/ensure-prometheus.sh) the rollout step's waves pass their error-rate analysis
+// and a second rollout, made to fail half its requests, is stopped by it and reverted.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { DemoAnalysis } from '../../src/demo/types';
+import { findPrometheus } from '../../src/dev/prometheus';
 import { descendants, isAlive, runInBackground } from './cli';
 
 interface Row {
@@ -14,7 +18,11 @@ interface Row {
   workflowId: string;
   url?: string;
   seconds: number;
+  analysis?: DemoAnalysis;
 }
+
+/** `[0.5]` → 0.5: the value of a one-series answer as the analysis records it. */
+const measured = (value: string) => Number(/^\[(.+)\]$/.exec(value)?.[1]);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'cvmflow-demo-e2e-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -90,6 +98,29 @@ describe('cvmflow demo', () => {
     // The dashboard's address beside it, with this run's token in the #fragment (never sent to a server).
     expect(narration).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{16,}/);
     expect(narration).toContain('Summary');
+
+    const rollout = steps.find((s) => s.title === 'rollout + failure budget')!.analysis!;
+    if (findPrometheus()) {
+      expect(rollout).toMatchObject({ provider: 'prometheus', condition: 'result[0] < 0.05', verdict: 'pass' });
+      // Waves of 2, one CVM crashed and reverted: three waves measured, each over its healthy CVMs' new version.
+      expect(rollout.waves!.map((w) => w.verdict)).toEqual(['pass', 'pass', 'pass']);
+      for (const w of rollout.waves!) {
+        expect(measured(w.value), w.value).toBe(0);
+        expect(w.query).toMatch(/http_requests_total\{cvm=~"[\w|-]+",version="[0-9a-f]{64}"/);
+      }
+      const failing = rollout.failing!;
+      expect(failing.analysis.verdict).toBe('fail');
+      const value = measured(failing.analysis.waves![0]!.value);
+      expect(value).toBeGreaterThan(0.3);
+      expect(value).toBeLessThan(0.7);
+      expect(failing.outcome).toMatch(
+        /wave 0 analysis fail: metric error-rate: value \[0\.\d+\]: successCondition "result\[0\] < 0\.05" is false.*revert of 1 CVMs: 1 reverted/,
+      );
+      expect(narration).toMatch(/wave 0 error rate \[0\.\d+\] — result\[0\] < 0\.05: fail/);
+    } else {
+      expect(rollout).toMatchObject({ provider: 'none', verdict: 'none' });
+      expect(narration).toContain('Prometheus is not installed');
+    }
     expect([...seen].filter(isAlive)).toEqual([]);
   }, 180_000);
 });
