@@ -16,35 +16,27 @@ export const ERROR_RATE_QUERY =
   ' / (sum(rate(http_requests_total{cvm=~"{cvm}",version="{version}"}[5s])) > 0)';
 export const ERROR_RATE_CONDITION = 'result[0] < 0.05';
 
+/** A local Prometheus for the tour, or why there is none (the step then says so and gates on HTTP health). */
+export type DemoPrometheus = { prometheus: LocalPrometheus } | { unavailable: string };
+
 /**
- * Starts Prometheus on loopback, scraping every running CVM of the demo's simulator each second, and waits until
- * it has samples of the CVMs whose names match `glob`. Undefined, after one line saying why, when it cannot run.
+ * Starts Prometheus on loopback, scraping every running CVM of the simulator at `appsUrl` each second. Never
+ * throws: a missing binary or a failed start is an answer, as the tour must not fail for an optional tool.
  */
-export async function startDemoPrometheus(ctx: DemoContext, glob: string): Promise<LocalPrometheus | undefined> {
-  if (!findPrometheus()) {
-    ctx.say(
-      '  Prometheus is not installed (scripts/ensure-prometheus.sh installs it): waves are gated by HTTP health only.',
-    );
-    return undefined;
-  }
-  let prometheus: LocalPrometheus | undefined;
+export async function startDemoPrometheus(appsUrl: string): Promise<DemoPrometheus> {
+  if (!findPrometheus())
+    return { unavailable: 'Prometheus is not installed (scripts/ensure-prometheus.sh installs it)' };
   try {
-    prometheus = await startPrometheus({ sdUrl: `${ctx.stack.sim.appsUrl}/sd/prometheus` });
-    await prometheus.waitForSeries(`http_requests_total{app=~"${glob.replaceAll('*', '.*')}"}`);
-    return prometheus;
+    return { prometheus: await startPrometheus({ sdUrl: `${appsUrl}/sd/prometheus` }) };
   } catch (err) {
-    await prometheus?.stop();
-    ctx.say(
-      `  Prometheus did not start (${(err as Error).message.split('\n')[0]}): waves are gated by HTTP health only.`,
-    );
-    return undefined;
+    return { unavailable: `Prometheus did not start (${(err as Error).message.split('\n')[0]})` };
   }
 }
 
 /**
  * The rollout spec's `analysis`: one measurement per wave. A new version has a rate after two scrapes of its own
  * (its CVM back in service discovery, then 1 s apart); until then measurements are errors, retried every 0.5 s for
- * up to 10 s on a busy machine before the rollout would pause.
+ * up to 10 s on a busy machine before the rollout would pause (and the tour abort it).
  */
 export function errorRateAnalysis(address: string) {
   return {
@@ -55,7 +47,7 @@ export function errorRateAnalysis(address: string) {
         successCondition: ERROR_RATE_CONDITION,
         count: 1,
         interval: '500ms',
-        initialDelay: '2s',
+        initialDelay: '500ms',
         consecutiveErrorLimit: 20,
         timeout: '2s',
       },

@@ -4,6 +4,7 @@
 import type { Client } from '@temporalio/client';
 import type { Progress, Style } from '../cli/output';
 import type { DevStack } from '../dev/stack';
+import type { DemoPrometheus } from './metric-analysis';
 
 export interface DemoContext {
   stack: DevStack;
@@ -15,6 +16,8 @@ export interface DemoContext {
   progress(): Progress;
   /** Values earlier steps left for later ones (e.g. the app the tour deployed). */
   shared: Map<string, unknown>;
+  /** The tour's local Prometheus (./metric-analysis.ts), started once, at the outset when a step asks for it. */
+  prometheus(): Promise<DemoPrometheus>;
 }
 
 export interface StepRecord {
@@ -43,5 +46,7 @@ export interface DemoAnalysis {
 
 export interface DemoStep {
   title: string;
+  /** The step measures with Prometheus: the tour starts it in the background as soon as the stack is up. */
+  usesPrometheus?: boolean;
   run(ctx: DemoContext): Promise<StepRecord>;
 }

@@ -8,13 +8,7 @@ import { PhalaClient } from '../../phala/client';
 import { validateSpec } from '../../spec';
 import type { RolloutSpec } from '../../spec/rollout';
 import type { RolloutResult } from '../../workflows/rollout-types';
-import {
-  analysisLines,
-  errorRateAnalysis,
-  raiseErrorRate,
-  startDemoPrometheus,
-  summariseAnalyses,
-} from '../metric-analysis';
+import { analysisLines, errorRateAnalysis, raiseErrorRate, summariseAnalyses } from '../metric-analysis';
 import type { DemoAnalysis, DemoContext, DemoStep } from '../types';
 import { until } from '../util';
 
@@ -156,47 +150,55 @@ async function failingRollout(ctx: DemoContext, prometheusUrl: string): Promise<
 
 export const rolloutWithFailureBudget: DemoStep = {
   title: 'rollout + failure budget',
+  usesPrometheus: true,
   async run(ctx) {
     ctx.say(
       `A fleet of ${SIZE} apps (${PREFIX}-00…) on nginx 1.27; a rollout of 1.28 in waves of 2, failure budget 1.`,
     );
-    const [prometheus] = await Promise.all([startDemoPrometheus(ctx, `${PREFIX}-*`), createFleet(ctx)]);
-    try {
-      if (prometheus)
-        ctx.say(`Prometheus at ${prometheus.url} scrapes every CVM; each wave must keep its error rate under 5%.`);
-      const victim = `${PREFIX}-01`;
-      ctx.stack.sim.addFaults({ cvms: [{ cvm: victim, crashAfterMs: 20_000, count: 1 }] });
-      ctx.say(`Injected fault: ${victim} crashes 20 s (simulated) after its update.`);
-      const run = await followRollout(
-        ctx,
-        rolloutSpec({
-          name: 'demo-nginx-128',
-          targets: { selector: { name: `${PREFIX}-*` } },
-          version: { compose: { inline: compose('1.28-alpine') } },
-          strategy: { waveSize: 2, maxParallel: 2, maxUnavailable: 2 },
-          failureBudget: 1,
-          ...(prometheus ? { analysis: errorRateAnalysis(prometheus.url) } : {}),
-        }),
-      );
-      if ('failed' in run.outcome) throw new Error(`the rollout failed: ${run.outcome.failed}`);
-      const result = run.outcome;
-      for (const c of result.cvms.filter((c) => c.reason)) ctx.say(`  ${c.name}: ${c.state} — ${c.reason}`);
-      if (run.analysis) for (const line of analysisLines(run.analysis)) ctx.say(line);
-      ctx.say(`  rollout ${result.outcome}: ${counted(result.counts)}`);
-      const analysis: DemoAnalysis = run.analysis
-        ? { ...run.analysis, failing: await failingRollout(ctx, prometheus!.url) }
-        : { provider: 'none', verdict: 'none', reason: 'prometheus is not installed; waves gated by HTTP health' };
-      const verdicts = analysis.failing
-        ? `; analysis ${analysis.verdict}, then ${analysis.failing.analysis.verdict}`
-        : '';
-      return {
-        workflowId: run.workflowId,
-        runId: run.runId,
-        outcome: `${result.outcome} (${counted(result.counts)})${verdicts}`,
-        analysis,
-      };
-    } finally {
-      await prometheus?.stop();
-    }
+    // Waves are measured on their new version's series, which appear once updated: nothing to wait for here.
+    const [local] = await Promise.all([ctx.prometheus(), createFleet(ctx)]);
+    const prometheusUrl = 'prometheus' in local ? local.prometheus.url : undefined;
+    const unmeasured = 'unavailable' in local ? `${local.unavailable}: waves are gated by HTTP health only` : undefined;
+    ctx.say(
+      unmeasured
+        ? `  ${unmeasured}.`
+        : `Prometheus at ${prometheusUrl} scrapes every CVM; each wave must keep its error rate under 5%.`,
+    );
+    const victim = `${PREFIX}-01`;
+    ctx.stack.sim.addFaults({ cvms: [{ cvm: victim, crashAfterMs: 20_000, count: 1 }] });
+    ctx.say(`Injected fault: ${victim} crashes 20 s (simulated) after its update.`);
+    const run = await followRollout(
+      ctx,
+      rolloutSpec({
+        name: 'demo-nginx-128',
+        targets: { selector: { name: `${PREFIX}-*` } },
+        version: { compose: { inline: compose('1.28-alpine') } },
+        strategy: { waveSize: 2, maxParallel: 2, maxUnavailable: 2 },
+        failureBudget: 1,
+        ...(prometheusUrl ? { analysis: errorRateAnalysis(prometheusUrl) } : {}),
+      }),
+    );
+    if ('failed' in run.outcome) throw new Error(`the rollout failed: ${run.outcome.failed}`);
+    const result = run.outcome;
+    for (const c of result.cvms.filter((c) => c.reason)) ctx.say(`  ${c.name}: ${c.state} — ${c.reason}`);
+    if (run.analysis) for (const line of analysisLines(run.analysis)) ctx.say(line);
+    ctx.say(`  rollout ${result.outcome}: ${counted(result.counts)}`);
+    const analysis: DemoAnalysis =
+      run.analysis && prometheusUrl
+        ? { ...run.analysis, failing: await failingRollout(ctx, prometheusUrl) }
+        : {
+            provider: 'none',
+            verdict: 'none',
+            reason: unmeasured ?? 'no analysis',
+          };
+    const verdicts = analysis.failing
+      ? `; analysis ${analysis.verdict}, then ${analysis.failing.analysis.verdict}`
+      : '';
+    return {
+      workflowId: run.workflowId,
+      runId: run.runId,
+      outcome: `${result.outcome} (${counted(result.counts)})${verdicts}`,
+      analysis,
+    };
   },
 };
