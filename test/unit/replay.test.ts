@@ -22,6 +22,14 @@ describe('recorded histories replay against the current workflows', () => {
         // Compose updates through the path deploys and rollouts share ('one-compose-update'), and before it.
         'deploy-update-onchain.json',
         'deploy-update-onchain-legacy.json',
+        // The rest of deploy's paths, recorded before deploy.ts was split into steps (issue 24): on-chain create with a
+        // replica on another node, external approval (accepted after rejections, and timed out), an update rolled
+        // back, a cancellation.
+        'deploy-onchain-create.json',
+        'deploy-approval-external.json',
+        'deploy-approval-deadline.json',
+        'deploy-update-rolled-back.json',
+        'deploy-cancelled.json',
         'rollout-onchain.json',
         'rollout-app-onchain.json',
         'rollout-app-legacy-update.json',
