@@ -35,6 +35,12 @@ describe('recorded histories replay against the current workflows', () => {
         'rollout-app-legacy-update.json',
         'rollout-app-legacy-autorevert.json',
         'rollout-app-legacy-revert.json',
+        // rollout-app's other paths, recorded before it was split into steps (issue 24): autoRevert, a revert wave,
+        // the attestation gate passed and refused.
+        'rollout-app-autorevert.json',
+        'rollout-app-revert.json',
+        'rollout-app-attested.json',
+        'rollout-app-attestation-refused.json',
         'bluegreen-promoted.json',
         // Blue-green runs of every ending, recorded before the workflow was split into steps (issue 24).
         'bluegreen-promoted-by-hand.json',
