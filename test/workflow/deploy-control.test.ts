@@ -3,11 +3,10 @@
 // deploy workflow is the real one. The approval update's validator and handler, the approval deadline and the
 // rollback of a failed update run in seconds without the simulator or a chain; the real activities are covered in
 // test/integration/deploy.test.ts and deploy-onchain-approval.test.ts.
-// Note: no query after a run ended here. Replaying a finished run for a query can fail (SDK 1.24.0) when status
-// queries polled while the first task's local activity ran: the history then puts the code after the local activity
-// (the 'one-compose-update' patch) in a later task than replay does (reported to the lead with issue 24's work).
 import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { createChainActivities } from '../../src/activities/chain-activities';
 import type { ComposeUpdateActivities } from '../../src/activities/compose-update-activities';
@@ -19,11 +18,13 @@ import {
   submitApprovalTx,
   toDeployInput,
 } from '../../src/client/deploy';
+import { replayWorkerOptions } from '../../src/worker/worker';
 import type { deployCvm } from '../../src/workflows/deploy';
 import { type DeployInput, deployWorkflowId } from '../../src/workflows/deploy-types';
+import { splitAfterFirstLocalActivity } from '../support/history-split';
 import { testSpec } from '../support/specs';
 import { type StubbedWorker, startStubbedWorker } from '../support/stubbed-worker';
-import { uniqueId } from '../support/temporal';
+import { TEST_CODEC_KEYS, uniqueId } from '../support/temporal';
 
 const tx = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
 const GOOD_TX = tx(1);
@@ -230,5 +231,23 @@ describe('deploy rollback (real workflow, stubbed activities)', () => {
     expect(calls.filter((c) => c.name === 'verifyComposeHashApproval' && c.txHash === GOOD_TX).length).toBeGreaterThan(
       0,
     );
+  });
+});
+
+describe('a task boundary after the inspect (a local activity)', () => {
+  // A query answered while the inspect ran can end the first workflow task right after the inspect's result, so the
+  // code after it is recorded by the next task; replay resumes that code in the first task. A patch judged there
+  // ('one-compose-update', before 'deploy-patches-first') then failed the replay: a worker restart, or a status query
+  // on a finished run, failed the deploy. Runs now judge their patches before the inspect.
+  it('a finished update whose history ends a task right after the inspect replays', async () => {
+    const app = uniqueId('dsplit');
+    const handle = await start(app, [`${app}-c1`], 60_000);
+    expect(await pendingApproval(app)).toBeTruthy();
+    await submitApprovalTx(client, app, GOOD_TX);
+    await handle.result();
+    const recorded = JSON.parse(historyToJSON(await handle.fetchHistory()));
+    const split = historyFromJSON(splitAfterFirstLocalActivity(recorded));
+    const options = await replayWorkerOptions(TEST_CODEC_KEYS);
+    await expect(Worker.runReplayHistory(options, split, handle.workflowId)).resolves.toBeUndefined();
   });
 });
