@@ -2,9 +2,10 @@
 // powerSchedule workflow like Terraform's phala_cvm_power (seed 001), with drift detection and expiring overrides.
 // The calendar format is src/calendar's (docs/calendar.md); this file adds what power means on top of it.
 import { z } from 'zod';
-import { type Calendar, calendarSchema } from '../calendar';
+import type { Calendar } from '../calendar';
+import { calendarWithStates } from './calendar';
 import { durationSchema, formatDuration } from './duration';
-import { API_VERSION, choice, describeValue, expected, resourceName, strictObject, text, uniqueList } from './schema';
+import { API_VERSION, choice, expected, resourceName, strictObject, text, uniqueList } from './schema';
 
 export interface PowerScheduleSpec {
   apiVersion: typeof API_VERSION;
@@ -38,51 +39,8 @@ const targets = strictObject({
   }
 });
 
-/**
- * The calendar, with src/calendar's own checks (field-named messages) and the power states on top: periods, dates
- * and the default are running or stopped; a one-off window may also be restart.
- */
-const calendar = z.unknown().transform((input, ctx): Calendar => {
-  const parsed = calendarSchema.safeParse(input);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
-      } else if (issue.path.length === 0) {
-        const allowed = 'a calendar mapping with timezone, default, periods, windows, dates';
-        ctx.addIssue({ code: 'custom', message: expected(allowed)({ input }) });
-      } else {
-        ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
-      }
-    }
-  }
-  // Checked on the raw document too, so a wrong state is reported alongside the calendar's other problems.
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const check = (state: unknown, path: PropertyKey[], allowed: readonly string[]) => {
-    if (typeof state !== 'string' || allowed.includes(state)) return;
-    const hint = state === 'restart' ? ' (restart is only allowed in a one-off window)' : '';
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: `expected ${allowed.join(' or ')}, got ${describeValue(state)}${hint}`,
-    });
-  };
-  const entries = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]) : []);
-  const stateOf = (entry: unknown) =>
-    typeof entry === 'object' && entry !== null ? (entry as { state?: unknown }).state : undefined;
-  check(raw.default, ['default'], POWER_STATES);
-  for (const [key, allowed] of [
-    ['periods', POWER_STATES],
-    ['dates', POWER_STATES],
-    ['windows', WINDOW_STATES],
-  ] as const) {
-    entries(key).forEach((entry, i) => {
-      check(stateOf(entry), [key, i, 'state'], allowed);
-    });
-  }
-  return parsed.success ? parsed.data : z.NEVER;
-});
+/** Periods, dates and the default are running or stopped; a one-off window may also be restart. */
+const calendar = calendarWithStates({ regular: POWER_STATES, windows: WINDOW_STATES });
 
 const stop = strictObject({
   action: choice(['shutdown', 'stop']).default('shutdown'),

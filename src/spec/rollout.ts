@@ -4,17 +4,17 @@
 // (src/workflows/rollout.ts) runs it; this file only says what a valid spec is, naming the field of every problem.
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { type Calendar, calendarSchema } from '../calendar';
+import type { Calendar } from '../calendar';
 import type { Pause, RolloutStrategy, Size } from '../workflows/rollout-types';
 import { type MetricSpec, metricsSchema } from './analysis';
 import { type AttestationSpec, attestationSchema } from './attestation';
+import { calendarWithStates } from './calendar';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
 import { durationSchema } from './duration';
 import {
   API_VERSION,
   choice,
-  describeValue,
   expected,
   resourceName,
   type SpecContext,
@@ -209,35 +209,7 @@ function versionSchema(ctx: SpecContext) {
   );
 }
 
-/** The calendar with src/calendar's own checks, and the window states on top. */
-const windowCalendar = z.unknown().transform((input, ctx): Calendar => {
-  const parsed = calendarSchema.safeParse(input);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
-      } else {
-        ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
-      }
-    }
-    return z.NEVER;
-  }
-  const cal = parsed.data;
-  const check = (state: string, path: PropertyKey[]) => {
-    if (!(WINDOW_STATES as readonly string[]).includes(state))
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message: `expected ${WINDOW_STATES.join(', ')}, got ${describeValue(state)}`,
-      });
-  };
-  check(cal.default, ['default']);
-  for (const key of ['periods', 'windows', 'dates'] as const) {
-    for (const [i, e] of (cal[key] ?? []).entries()) check(e.state, [key, i, 'state']);
-  }
-  return cal;
-});
+const windowCalendar = calendarWithStates({ regular: WINDOW_STATES, windows: WINDOW_STATES });
 
 const windows = strictObject({
   calendar: windowCalendar,
