@@ -93,8 +93,13 @@ function spec(prefix: string, analysis: Record<string, unknown>, strategy: Recor
   );
 }
 
-const start = (s: RolloutSpec) =>
-  startRollout(s, { client: stack.client, taskQueue: stack.taskQueue, codecKeys: TEST_CODEC_KEYS, tuning: TUNING });
+const start = (s: RolloutSpec, tuning: Record<string, number> = {}) =>
+  startRollout(s, {
+    client: stack.client,
+    taskQueue: stack.taskQueue,
+    codecKeys: TEST_CODEC_KEYS,
+    tuning: { ...TUNING, ...tuning },
+  });
 
 async function waitFor(id: string, what: string, ok: (s: RolloutStatus) => boolean): Promise<RolloutStatus> {
   const giveUp = Date.now() + 60_000;
@@ -177,7 +182,7 @@ describe('background analysis across a rollout', () => {
     await recordHistory(handle, 'rollout-background-failed');
   });
 
-  it('a good metric measures until the rollout ends, and every measurement is in rollout status --json', async () => {
+  it('a good metric measures until the rollout ends, across continue-as-new, and every measurement is in rollout status --json', async () => {
     const prefix = uniqueId('bggood');
     await createFleet(prefix, 2);
     const s = spec(
@@ -185,29 +190,33 @@ describe('background analysis across a rollout', () => {
       {
         background: {
           metrics: [
-            errorRateMetric({ interval: '500ms' }),
+            // Prometheus needs a few scrapes of the new CVMs before the rate has a value.
+            errorRateMetric({ interval: '500ms', initialDelay: '3s' }),
             // A dry-run metric that can never pass: measured and shown, never deciding.
             errorRateMetric({ name: 'strict', successCondition: 'result[0] < 0', dryRun: true }),
           ],
         },
       },
-      { pause: '2s' },
+      { pause: '4s' },
     );
-    const handle = await start(s);
+    // A fresh run after every wave (continue-as-new): the analysis' state moves on with the rollout's.
+    const handle = await start(s, { maxWavesPerRun: 1 });
     expect((await handle.result()).outcome).toBe('succeeded');
     const shown = await cli('rollout', 'status', handle.workflowId, '--json');
     expect(shown.code).toBe(0);
     const status = JSON.parse(shown.out) as RolloutStatus;
+    expect(status.run).toBe(2);
     expect(status.background).toMatchObject({ verdict: 'pass' });
     expect(status.background!.endedAtMs).toBeGreaterThanOrEqual(status.background!.startedAtMs);
     const [rate, strict] = status.background!.metrics;
     expect(rate).toMatchObject({ name: 'error-rate', verdict: 'pass', dryRun: false, counts: { failures: 0 } });
-    // Measured all along, from the first wave to past the second's start; every value what Prometheus computed.
+    // Measured all along: from its initial delay after the first wave's start, on in the run continued after it,
+    // until the end; every value what Prometheus computed.
     const [first, second] = status.waves.log;
     expect(rate!.counts.taken).toBeGreaterThanOrEqual(3);
-    expect(rate!.measurements[0]!.atMs).toBeLessThan(second!.startedAtMs);
-    expect(rate!.measurements[0]!.atMs).toBeGreaterThanOrEqual(first!.startedAtMs - 1000);
-    expect(rate!.measurements.at(-1)!.atMs).toBeGreaterThan(second!.startedAtMs);
+    expect(rate!.measurements[0]!.atMs).toBeGreaterThanOrEqual(first!.startedAtMs + 3000);
+    expect(rate!.measurements.at(-1)!.atMs).toBeGreaterThan(first!.endedAtMs!);
+    expect(rate!.measurements.at(-1)!.atMs).toBeLessThanOrEqual(second!.endedAtMs! + 1000);
     expect(rate!.measurements.every((x) => x.verdict === 'pass' && x.value === '[0]')).toBe(true);
     expect(rate!.measurements[0]!.query).toContain(`cvm=~"${status.cvms.map((c) => c.cvmId).join('|')}"`);
     // failureLimit 0: its first failure is its verdict, and it is measured no more.
