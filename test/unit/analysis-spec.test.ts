@@ -1,5 +1,6 @@
-// Metric analysis in specs: Rollout's per-wave and background `analysis` and BlueGreen's pre/post-promotion `metrics`, validated at
-// load — a malformed condition or provider is refused naming the field, also through the CLI (exit 2, one line).
+// Metric analysis in specs: Rollout's per-wave and background `analysis`, PowerSchedule's `analysis.afterStart` and
+// BlueGreen's pre/post-promotion `metrics`, validated at load — a malformed condition or provider is refused naming
+// the field, also through the CLI (exit 2, one line).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +175,22 @@ describe('analysis specs', () => {
         ],
       },
     });
+  });
+
+  it('reads a power schedule analysis after start, and refuses a malformed condition in it, naming the field', () => {
+    const power = (metrics: unknown[]) => ({
+      apiVersion: 'cvmflow/v1',
+      kind: 'PowerSchedule',
+      name: 'office',
+      targets: { apps: ['web-1'] },
+      calendar: { timezone: 'UTC', default: 'stopped' },
+      analysis: { afterStart: { metrics } },
+    });
+    const spec = validateSpec(power([ERROR_RATE]), { source: 'p.yaml', baseDir: '/specs', kinds: ['PowerSchedule'] });
+    expect(spec.analysis).toMatchObject({ afterStart: { metrics: [{ name: 'error-rate', count: 3 }] } });
+    expect(problems(power([{ ...ERROR_RATE, successCondition: 'result[0] > ' }])).join('\n')).toMatch(
+      /^analysis\.afterStart\.metrics\[0\]\.successCondition: /,
+    );
   });
 
   it('refuses a malformed condition in blue-green metrics, naming the field', () => {
