@@ -77,7 +77,12 @@ function errorRateMetric(extra: Record<string, unknown> = {}) {
   };
 }
 
-function spec(prefix: string, analysis: Record<string, unknown>, strategy: Record<string, unknown>): RolloutSpec {
+function spec(
+  prefix: string,
+  analysis: Record<string, unknown>,
+  strategy: Record<string, unknown>,
+  health: Record<string, unknown> = { minHealthy: '200ms' },
+): RolloutSpec {
   return validateSpec(
     {
       apiVersion: 'cvmflow/v1',
@@ -86,7 +91,7 @@ function spec(prefix: string, analysis: Record<string, unknown>, strategy: Recor
       targets: { selector: { name: `${prefix}-*` } },
       version: { compose: { inline: V2 } },
       strategy: { waveSize: 1, maxParallel: 1, ...strategy },
-      health: { minHealthy: '200ms' },
+      health,
       analysis,
     },
     { source: 'test', baseDir: '.', kinds: ['Rollout'] },
@@ -180,6 +185,33 @@ describe('background analysis across a rollout', () => {
     // {cvm}: every target CVM, whichever wave it is in.
     expect(m!.measurements[0]!.query).toContain(`cvm=~"${status.cvms.map((c) => c.cvmId).join('|')}"`);
     await recordHistory(handle, 'rollout-background-failed');
+  });
+
+  it('a failure during a wave stops it: no further CVM of the wave starts, and the one updated goes back', async () => {
+    const prefix = uniqueId('bgmid');
+    await createFleet(prefix, 3);
+    const original = new Map(fleet(prefix).map((c) => [c.vmUuid, c.composeHash]));
+    await setErrorRate(`${prefix}-*`, 0.5);
+    // One wave of three CVMs, one at a time, each held 6 s healthy: the metric fails while the first is held.
+    const s = spec(prefix, { background: { metrics: [errorRateMetric()] } }, { waveSize: 3 }, { minHealthy: '6s' });
+    const handle = await start(s);
+    const err = await handle.result().catch((e) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.message).toMatch(
+      /failed: background analysis fail: metric error-rate: value \[0\.\d+\]: successCondition/,
+    );
+    const status = await getRolloutStatus(stack.client, handle.workflowId);
+    expect(status.waves.log.filter((w) => w.mode === 'update')).toMatchObject([{ index: 0, outcome: 'stopped' }]);
+    // The wave never started its other CVMs; the first is back on its previous compose.
+    const touched = (id: string) =>
+      stack.sim.requests({ method: 'PATCH' }).filter((r) => r.path.includes(id.replaceAll('-', ''))).length;
+    const untouched = status.cvms.filter((c) => c.state === 'pending' || c.state === 'skipped');
+    expect(untouched.length).toBe(2);
+    for (const c of untouched) expect(touched(c.cvmId), c.name).toBe(0);
+    const [updated] = status.cvms.filter((c) => !untouched.includes(c));
+    expect(updated!.state).toBe('reverted');
+    expect(touched(updated!.cvmId)).toBeGreaterThanOrEqual(2); // its update, and its revert
+    for (const c of fleet(prefix)) expect(c.composeHash, c.name).toBe(original.get(c.vmUuid));
   });
 
   it('a good metric measures until the rollout ends, across continue-as-new, and every measurement is in rollout status --json', async () => {
