@@ -64,14 +64,21 @@ export async function stopBackground(run: RolloutRun, opts: { end: boolean }): P
   }
   const bg = run.st.background;
   if (!opts.end || !bg || bg.ended) return;
-  const failed = bg.metrics.find((m) => m.failed);
-  const deciding = run.config.analysis!.background!.metrics.filter((m) => !m.dryRun).length;
-  bg.ended = failed
-    ? { atMs: run.now(), verdict: 'fail', reason: failed.result!.reason }
+  const specs = run.config.analysis!.background!.metrics;
+  const deciding = bg.metrics.filter((m) => !specs.find((x) => x.name === m.name)?.dryRun);
+  const worst = (['fail', 'error', 'inconclusive'] as const)
+    .map((v) => deciding.find((m) => finalVerdict(m) === v))
+    .find((m) => m !== undefined);
+  bg.ended = worst
+    ? {
+        atMs: run.now(),
+        verdict: finalVerdict(worst),
+        reason: worst.result?.reason ?? `metric ${worst.name}: never measured before the rollout ended`,
+      }
     : {
         atMs: run.now(),
         verdict: 'pass',
-        reason: `${deciding} metric(s) measured until the rollout ended; none failed`,
+        reason: `${deciding.length} metric(s) measured until the rollout ended; none failed`,
       };
   const view = backgroundView(run)!;
   for (const line of metricLines(view)) run.record(`background analysis: ${line}`);
@@ -127,17 +134,27 @@ function judge(run: RolloutRun, loops: BackgroundLoops, m: BackgroundMetric, spe
   }
   // No usable answer, or no clear one: a person decides; the metric starts counting afresh meanwhile.
   const note = `background analysis ${verdict}: ${reason.slice(0, 200)}; resume to go on, abort to stop (and revert)`;
-  m.state = {
-    ...m.state!,
-    tally: { taken: 0, passes: 0, failures: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 },
-  };
-  delete m.state.verdict;
+  // Errors stay counted (they are what happened); the limits count from zero again.
+  const tally = { ...m.state!.tally, taken: 0, passes: 0, failures: 0, inconclusive: 0, consecutiveErrors: 0 };
+  m.state = { tally, measurements: m.state!.measurements };
   run.record(note);
   if (!st.paused && !st.abort) {
     const at = run.now();
     st.paused = { by: 'cvmflow', reason: note, note, at: iso(at), sinceMs: at };
     run.dirty = true;
   }
+}
+
+/**
+ * A metric's verdict once the rollout is over: its own (it failed, or passed its count), else `pass` if it took
+ * measurements and never failed beyond its limit since its last verdict, `error` if it took none and erred,
+ * `inconclusive` if it was never measured.
+ */
+function finalVerdict(m: BackgroundMetric): Verdict {
+  if (m.failed) return 'fail';
+  if (m.state?.verdict) return m.state.verdict;
+  if (m.state && m.state.tally.taken > 0) return 'pass';
+  return m.state && m.state.tally.errors > 0 ? 'error' : 'inconclusive';
 }
 
 /**
@@ -172,8 +189,7 @@ export function backgroundView(run: RolloutRun): BackgroundAnalysisView | undefi
       counts: { taken: 0, passes: 0, failures: 0, inconclusive: 0, errors: 0 },
       measurements: [],
     };
-    // Once the analysis is over, a metric still measuring passed: it never failed while the rollout ran.
-    const verdict: Verdict | 'measuring' = m.state?.verdict ?? (bg.ended ? (m.failed ? 'fail' : 'pass') : 'measuring');
+    const verdict: Verdict | 'measuring' = bg.ended ? finalVerdict(m) : (m.state?.verdict ?? 'measuring');
     return { ...base, verdict };
   });
   return {

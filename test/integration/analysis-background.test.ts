@@ -5,7 +5,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
-import { getRolloutStatus, promoteRollout, startRollout } from '../../src/client/rollout';
+import { abortRollout, getRolloutStatus, promoteRollout, startRollout } from '../../src/client/rollout';
+import { freePort } from '../../src/dev/free-port';
 import { validateSpec } from '../../src/spec';
 import type { RolloutSpec } from '../../src/spec/rollout';
 import type { RolloutStatus } from '../../src/workflows/rollout-types';
@@ -161,7 +162,7 @@ describe('background analysis across a rollout', () => {
     // Measured from the first wave on, and good so far.
     const before = afterWave1.background!;
     expect(before.verdict).toBe('measuring');
-    expect(before.metrics[0]!.counts.passes).toBeGreaterThanOrEqual(2);
+    expect(before.metrics[0]!.counts.passes).toBeGreaterThanOrEqual(1);
     expect(before.metrics[0]!.counts.failures).toBe(0);
 
     await setErrorRate(`${prefix}-*`, 0.5);
@@ -212,6 +213,31 @@ describe('background analysis across a rollout', () => {
     expect(updated!.state).toBe('reverted');
     expect(touched(updated!.cvmId)).toBeGreaterThanOrEqual(2); // its update, and its revert
     for (const c of fleet(prefix)) expect(c.composeHash, c.name).toBe(original.get(c.vmUuid));
+  });
+
+  it('an unreachable Prometheus counts as errors, not failures: the rollout pauses for a person, and abort ends it', async () => {
+    const prefix = uniqueId('bgdown');
+    await createFleet(prefix, 2);
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const metric = {
+      ...errorRateMetric({ interval: '200ms', consecutiveErrorLimit: 1 }),
+      provider: { prometheus: { address: nowhere, query: ERROR_RATE_QUERY } },
+    };
+    const handle = await start(spec(prefix, { background: { metrics: [metric] } }, { pause: 'manual' }));
+    const paused = await waitFor(handle.workflowId, 'paused by the analysis', (st) => st.paused !== undefined);
+    expect(paused.paused).toMatchObject({ by: 'cvmflow' });
+    expect(paused.paused!.reason).toMatch(
+      /^background analysis error: metric error-rate: 2 errors in a row \(consecutiveErrorLimit 1\); last: Prometheus at http:\/\/127\.0\.0\.1:\d+ did not answer/,
+    );
+    expect(paused.failures.count).toBe(0);
+    // Still measuring (counting afresh), and never a failure.
+    expect(paused.background!.metrics[0]).toMatchObject({ counts: { failures: 0 } });
+    await abortRollout(stack.client, handle.workflowId, 'monitoring is down; try again later', true);
+    expect(await handle.result()).toMatchObject({ outcome: 'aborted' });
+    // It ended having only erred since the pause: its verdict says so, never a pass.
+    const status = await getRolloutStatus(stack.client, handle.workflowId);
+    expect(status.background).toMatchObject({ verdict: 'error', metrics: [{ verdict: 'error' }] });
+    expect(status.background!.reason).toMatch(/errors in a row|did not answer/);
   });
 
   it('a good metric measures until the rollout ends, across continue-as-new, and every measurement is in rollout status --json', async () => {
