@@ -55,6 +55,7 @@ export function toPowerConfig(spec: PowerScheduleSpec): PowerConfig {
     waitTimeoutMs: spec.waitTimeoutMs,
     onBusy: spec.onBusy,
     retry: spec.retry,
+    ...(spec.analysis ? { analysis: spec.analysis } : {}),
   };
 }
 

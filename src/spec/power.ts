@@ -3,9 +3,19 @@
 // The calendar format is src/calendar's (docs/calendar.md); this file adds what power means on top of it.
 import { z } from 'zod';
 import type { Calendar } from '../calendar';
+import { type MetricSpec, metricsSchema } from './analysis';
 import { calendarWithStates } from './calendar';
 import { durationSchema, formatDuration } from './duration';
-import { API_VERSION, choice, expected, resourceName, strictObject, text, uniqueList } from './schema';
+import {
+  API_VERSION,
+  choice,
+  expected,
+  resourceName,
+  type SpecContext,
+  strictObject,
+  text,
+  uniqueList,
+} from './schema';
 
 export interface PowerScheduleSpec {
   apiVersion: typeof API_VERSION;
@@ -22,6 +32,8 @@ export interface PowerScheduleSpec {
   waitTimeoutMs: number;
   onBusy: 'defer' | 'skip';
   retry: { initialIntervalMs: number; maximumIntervalMs: number };
+  /** Metrics measured after the schedule starts CVMs (docs/analysis.md); the verdict is reported, nothing undone. */
+  analysis?: { afterStart: { metrics: MetricSpec[] } };
 }
 
 const POWER_STATES = ['running', 'stopped'] as const;
@@ -63,7 +75,7 @@ const retry = strictObject({
   })
   .prefault({});
 
-function buildPowerScheduleSchema() {
+function buildPowerScheduleSchema(ctx: SpecContext) {
   return strictObject(
     {
       apiVersion: z.literal(API_VERSION, { error: expected(`"${API_VERSION}"`) }),
@@ -79,6 +91,7 @@ function buildPowerScheduleSchema() {
       waitTimeout: durationSchema({ min: '1s', max: '2h' }).prefault('600s'),
       onBusy: choice(['defer', 'skip']).default('defer'),
       retry,
+      analysis: strictObject({ afterStart: strictObject({ metrics: metricsSchema(ctx) }) }).optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, calendar, …'),
   ).transform(
@@ -93,5 +106,6 @@ function buildPowerScheduleSchema() {
 
 export type PowerScheduleSpecInput = z.input<ReturnType<typeof buildPowerScheduleSchema>>;
 
-/** The schema of `kind: PowerSchedule` (it reads no files, so the spec context is unused). */
-export const powerScheduleSchema: () => z.ZodType<PowerScheduleSpec, PowerScheduleSpecInput> = buildPowerScheduleSchema;
+/** The schema of `kind: PowerSchedule`; `ctx.baseDir` resolves analysis header `fromFile` paths. */
+export const powerScheduleSchema: (ctx: SpecContext) => z.ZodType<PowerScheduleSpec, PowerScheduleSpecInput> =
+  buildPowerScheduleSchema;

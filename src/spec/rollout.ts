@@ -44,13 +44,19 @@ export interface RolloutSpec {
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
   /** When present with `require`, each CVM's health gate also requires its attestation to verify. */
   attestation?: AttestationSpec;
-  /** Metrics measured after each wave's CVMs are healthy; a failure spends the budget or aborts (and reverts). */
+  /**
+   * Metrics measured after each wave's CVMs are healthy (a failure spends the budget or aborts, and reverts), and
+   * in the background across the whole rollout (a failure fails the rollout, and reverts).
+   */
   analysis?: RolloutAnalysisSpec;
 }
 
 export interface RolloutAnalysisSpec {
+  /** After each wave's CVMs are healthy; empty when only a background analysis is given. */
   metrics: MetricSpec[];
   onFailure: 'budget' | 'abort';
+  /** Measured from the first wave's start until the rollout ends; a failure fails the rollout (autoRevert). */
+  background?: { metrics: MetricSpec[] };
 }
 
 const WINDOW_STATES = ['open', 'closed', 'frozen'] as const;
@@ -233,9 +239,27 @@ function buildRolloutSchema(ctx: SpecContext) {
       windows: windows.optional(),
       attestation: attestationSchema.optional(),
       analysis: strictObject({
-        metrics: metricsSchema(ctx),
+        metrics: metricsSchema(ctx).optional(),
         onFailure: choice(['budget', 'abort']).default('abort'),
-      }).optional(),
+        background: strictObject({ metrics: metricsSchema(ctx, { background: true }) }).optional(),
+      })
+        .transform((a, issues): RolloutAnalysisSpec => {
+          if (!a.metrics && !a.background) {
+            issues.addIssue({
+              code: 'custom',
+              message:
+                'give analysis.metrics (after each wave), analysis.background.metrics (across the rollout) or both',
+              input: undefined,
+            });
+            return z.NEVER;
+          }
+          return {
+            metrics: a.metrics ?? [],
+            onFailure: a.onFailure,
+            ...(a.background ? { background: a.background } : {}),
+          };
+        })
+        .optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, version, strategy, …'),
   ).transform(

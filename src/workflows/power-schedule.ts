@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { readActivities } from './power-actions';
+import { analysing } from './power-analysis';
 import { carryOver } from './power-carry';
 import { evaluate, nextWakeMs } from './power-evaluate';
 import { phaseShower, wireMessages } from './power-messages';
@@ -43,8 +44,8 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       await evaluate(s, reads);
       s.iteration++;
       const due = s.iteration >= s.tuning.maxIterationsPerRun || workflowInfo().continueAsNewSuggested;
-      // Only at a quiet moment: actions in flight and updates being handled belong to this run.
-      if (due && s.inFlight.size === 0 && allHandlersFinished()) {
+      // Only at a quiet moment: actions in flight, analyses measuring and updates being handled belong to this run.
+      if (due && s.inFlight.size === 0 && !analysing(s) && allHandlersFinished()) {
         return await continueAsNew<typeof powerSchedule>(carryOver(s));
       }
       await condition(() => s.dirty, nextWakeMs(s));
