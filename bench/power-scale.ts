@@ -7,7 +7,7 @@
 // and its lateness (issued-at − due-at) is converted back to real time.
 //
 //   npx tsx bench/power-scale.ts [--quick] [--cvms N] [--speed N] [--mapping schedule|shard|cvm] [--shard-size N]
-//                                [--worker-heap-mib N] [--max-connections N]
+//                                [--worker-heap-mib N] [--max-connections N] [--lead-ms N] [--breakdown]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -530,6 +530,7 @@ async function main(): Promise<void> {
       workerHeapMiB: num('--worker-heap-mib'),
       phalaMaxConnections: num('--max-connections'),
       breakdown: args.includes('--breakdown'),
+      ...(num('--lead-ms') !== undefined ? { powerTuning: { leadMs: num('--lead-ms') } } : {}),
       ...(num('--max-cached') ? { tuning: { maxCachedWorkflows: num('--max-cached') } } : {}),
     });
     process.stdout.write(
