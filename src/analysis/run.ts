@@ -49,7 +49,8 @@ export function metricVerdict(
   if (t.failures > rules.failureLimit) return 'fail';
   if (t.consecutiveErrors > rules.consecutiveErrorLimit) return 'error';
   if (t.inconclusive > rules.inconclusiveLimit) return 'inconclusive';
-  if (t.taken >= rules.count) return 'pass';
+  // count 0: no end of its own (a background metric, measured until the rollout ends).
+  if (rules.count > 0 && t.taken >= rules.count) return 'pass';
   return undefined;
 }
 
@@ -86,22 +87,10 @@ export async function runAnalysis(metrics: MetricSpec[], vars: Vars, deps: RunDe
     state.metrics[m.name] = s;
     if (s.verdict) return;
     if (s.tally.taken + s.tally.errors === 0 && m.initialDelayMs > 0) await deps.sleep(m.initialDelayMs);
-    const provider = providerFor(m.provider);
     for (;;) {
       if (signal.aborted) return;
-      const ctx: MeasureContext = {
-        vars,
-        timeoutMs: m.timeoutMs,
-        env: deps.env,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(m.timeoutMs)]),
-      };
-      let taken: Measurement;
-      try {
-        taken = { atMs: Date.now(), ...(await provider.measure(m.provider as never, m, ctx)) };
-      } catch (err) {
-        if (signal.aborted) return;
-        taken = { atMs: Date.now(), verdict: 'error', query: '', value: '', detail: (err as Error).message };
-      }
+      const taken = await takeMeasurement(m, vars, deps.env, signal);
+      if (signal.aborted) return;
       s.tally = addMeasurement(s.tally, taken.verdict);
       s.measurements = [...s.measurements, taken].slice(-KEPT_MEASUREMENTS);
       s.verdict = metricVerdict(s.tally, m);
@@ -134,6 +123,50 @@ export async function runAnalysis(metrics: MetricSpec[], vars: Vars, deps: RunDe
         : (deciding?.reason ?? verdict),
     metrics: results,
   };
+}
+
+/** One measurement by the metric's provider; a provider that throws (no usable answer) gives an `error`. */
+async function takeMeasurement(m: MetricSpec, vars: Vars, env: NodeJS.ProcessEnv, signal: AbortSignal) {
+  const ctx: MeasureContext = {
+    vars,
+    timeoutMs: m.timeoutMs,
+    env,
+    signal: AbortSignal.any([signal, AbortSignal.timeout(m.timeoutMs)]),
+  };
+  try {
+    return { atMs: Date.now(), ...(await providerFor(m.provider).measure(m.provider as never, m, ctx)) } as Measurement;
+  } catch (err) {
+    return { atMs: Date.now(), verdict: 'error', query: '', value: '', detail: (err as Error).message } as Measurement;
+  }
+}
+
+/** One metric's running state: what a background analysis carries from one measurement to the next. */
+export type MetricState = RunState['metrics'][string];
+
+/**
+ * Takes one measurement of a metric that is measured on and on (a rollout's background analysis) and judges the
+ * state by the same rules as runAnalysis; `count: 0` never passes by count (measured until the rollout ends).
+ */
+export async function measureOnce(
+  m: MetricSpec,
+  vars: Vars,
+  prev: MetricState | undefined,
+  deps: Pick<RunDeps, 'env' | 'signal'>,
+): Promise<{ state: MetricState; result: MetricResult }> {
+  const taken = await takeMeasurement(m, vars, deps.env, deps.signal ?? new AbortController().signal);
+  const tally = addMeasurement(prev?.tally ?? emptyTally(), taken.verdict);
+  const verdict = metricVerdict(tally, m);
+  const state: MetricState = {
+    tally,
+    measurements: [...(prev?.measurements ?? []), taken].slice(-KEPT_MEASUREMENTS),
+    ...(verdict ? { verdict } : {}),
+  };
+  const result = metricResult(m, state);
+  if (verdict) return { state, result };
+  const c = tally;
+  const last = taken.value ? `value ${taken.value}` : taken.detail;
+  const reason = `${m.dryRun ? '[dry-run] ' : ''}metric ${m.name}: measuring; ${c.passes} pass, ${c.failures} fail (failureLimit ${m.failureLimit}), ${c.inconclusive} inconclusive, ${c.consecutiveErrors} errors in a row; last: ${last}`;
+  return { state, result: { ...result, reason: reason.slice(0, 500) } };
 }
 
 function metricResult(m: MetricSpec, s: RunState['metrics'][string]): MetricResult {

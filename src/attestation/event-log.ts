@@ -3,17 +3,12 @@
 // (dstack cc-eventlog), and an RTMR is the TDX extend chain mr = sha384(mr ‖ digest) from 48 zero bytes, one chain per
 // IMR. Boot events (IMR 0–2) carry firmware digests whose inputs the log does not hold: they replay, nothing more.
 import { createHash } from 'node:crypto';
+import type { EventLogEntry } from '../phala/schemas';
 
 /** dstack's event type for runtime (RTMR3) events. */
 export const DSTACK_RUNTIME_EVENT_TYPE = 0x08000001;
 
-export interface EventLogEntry {
-  imr: number;
-  event_type: number;
-  digest: string;
-  event: string;
-  event_payload: string;
-}
+export type { EventLogEntry };
 
 const sha384 = (data: Buffer) => createHash('sha384').update(data).digest();
 

@@ -5,13 +5,8 @@
 // structural: boot events (their firmware inputs are not in the log) and, for an unsigned quote, that its TD report
 // equals the TCB info — without a signature nothing binds those values to hardware, so the verdict says so.
 import { createHash } from 'node:crypto';
-import {
-  DSTACK_RUNTIME_EVENT_TYPE,
-  type EventLogEntry,
-  replayImr,
-  runtimeEventDigest,
-  runtimePayload,
-} from './event-log';
+import type { TcbInfo } from '../phala/schemas';
+import { DSTACK_RUNTIME_EVENT_TYPE, replayImr, runtimeEventDigest, runtimePayload } from './event-log';
 import { type CollateralSource, parseTdQuote, quoteDigest, verifyQuoteSignature } from './quote';
 
 /** What to do about the quote's signature: `required` refuses an unsigned quote; `if-present` verifies a signed one. */
@@ -21,15 +16,7 @@ export const DEFAULT_QUOTE_POLICY: QuotePolicy = 'if-present';
 
 /** The part of `GET /cvms/{id}/attestation` the verifier reads. */
 export interface AttestationReport {
-  tcb_info: {
-    mrtd: string;
-    rtmr0: string;
-    rtmr1: string;
-    rtmr2: string;
-    rtmr3: string;
-    event_log: EventLogEntry[];
-    app_compose: string;
-  } | null;
+  tcb_info: Pick<TcbInfo, 'mrtd' | 'rtmr0' | 'rtmr1' | 'rtmr2' | 'rtmr3' | 'event_log' | 'app_compose'> | null;
   app_certificates: { quote: string | null }[] | null;
 }
 

@@ -1,12 +1,13 @@
 // A local Ethereum node for tests and the embedded stack: anvil from the @foundry-rs/anvil npm package, on loopback
 // and a free port, ready when it answers eth_chainId, stopped without leaving a process behind.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { type Address, getAddress, type Hex } from 'viem';
 import { freePort } from '../dev/free-port';
+import { spawnServer } from '../dev/server-process';
 
 export interface AnvilOptions {
   /** undefined → a free port (and another one if it was taken before anvil could bind it). */
@@ -91,24 +92,14 @@ async function launch(bin: string, host: string, port: number, chainId: number, 
   // --silent keeps anvil from printing its banner, which lists the dev private keys; errors still go to stderr.
   args.push('--silent');
 
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  // 'close' comes after 'exit' once stdout and stderr are drained, so the log tail is complete by then.
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const log: string[] = [];
-  const keep = (chunk: Buffer) => {
-    log.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    if (log.length > 200) log.splice(0, log.length - 200);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.once('error', (err) => log.push(`cannot run ${bin}: ${err.message}`));
-  const logTail = () => log.slice(-40).join('\n');
+  const server = spawnServer(bin, args);
+  const { child, closed, logTail } = server;
   // If this process exits without stop() (a crashed test run), anvil goes with it.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const stop = async () => {
     process.off('exit', killOnExit);
-    await killChild(child, closed);
+    await server.stop(3000);
     rmSync(scratch, { recursive: true, force: true });
   };
 
@@ -168,14 +159,4 @@ function readAccounts(configOut: string): DevAccount[] {
     address: getAddress(address),
     privateKey: config.private_keys[i] as Hex,
   }));
-}
-
-async function killChild(child: ChildProcess, closed: Promise<void>): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.kill('SIGTERM');
-    await closed;
-    clearTimeout(force);
-  }
-  await closed;
 }

@@ -128,7 +128,18 @@ interface WriteSpec {
   send(wallet: WalletClient<Transport, Chain, LocalAccount>): Promise<Hex>;
 }
 
+/** The app contract's allow-lists: the call that adds an id to one, and the read that says whether it is on it. */
+const APP_LISTS = {
+  composeHash: { add: 'addComposeHash', has: 'allowedComposeHashes' },
+  device: { add: 'addDevice', has: 'allowedDeviceIds' },
+} as const;
+type AppList = keyof typeof APP_LISTS;
+
 type WriteOutcome = { alreadyDone: true } | { alreadyDone: false; receipt: TransactionReceipt };
+
+function onAppList(client: PublicClient<Transport, Chain>, list: AppList, appId: Address, id: Hex): Promise<boolean> {
+  return client.readContract({ address: appId, abi: dstackAppAbi, functionName: APP_LISTS[list].has, args: [id] });
+}
 
 export function createChainClient(config: ChainConfig): ChainClient {
   const host = rpcHost(config.rpcUrl);
@@ -200,6 +211,19 @@ export function createChainClient(config: ChainConfig): ChainClient {
     });
   }
 
+  /** `confirm`, its failure told as a failure of `what` with the transaction's hash. */
+  async function confirmed(
+    publicClient: PublicClient<Transport, Chain>,
+    hash: Hex,
+    what: string,
+  ): Promise<TransactionReceipt> {
+    try {
+      return await confirm(publicClient, hash);
+    } catch (err) {
+      throw toChainError(err, what, hash);
+    }
+  }
+
   /** Waits for a transaction an earlier attempt sent; undefined when the node does not know it (never arrived or dropped). */
   async function resume(
     publicClient: PublicClient<Transport, Chain>,
@@ -217,11 +241,7 @@ export function createChainClient(config: ChainConfig): ChainClient {
     if (!tx.to || !isAddressEqual(tx.to, spec.to) || tx.input.toLowerCase() !== spec.data.toLowerCase()) {
       throw new ChainError('INVALID_ARGUMENT', `knownTxHash ${hash} is not ${spec.what}`, false);
     }
-    try {
-      return await confirm(publicClient, hash);
-    } catch (err) {
-      throw toChainError(err, spec.what, hash);
-    }
+    return confirmed(publicClient, hash, spec.what);
   }
 
   async function write(spec: WriteSpec, options: WriteOptions): Promise<WriteOutcome> {
@@ -286,6 +306,34 @@ export function createChainClient(config: ChainConfig): ChainClient {
           blockNumber: Number(outcome.receipt.blockNumber),
         };
 
+  /**
+   * Puts an id on one of the app's allow-lists; done already when the list's own read says it is on it — the list
+   * itself for devices, not allowAnyDevice: the caller asked for this device to be on it, which still matters if the
+   * app later stops allowing any device.
+   */
+  async function addToAppList(list: AppList, appId: Address, id: Hex, options: WriteOptions): Promise<WriteResult> {
+    const { add } = APP_LISTS[list];
+    const { publicClient } = await connected();
+    const call = { address: appId, abi: dstackAppAbi, functionName: add, args: [id] } as const;
+    return done(
+      await write(
+        {
+          what: `${add}(${id}) on app ${appId}`,
+          to: appId,
+          data: encodeFunctionData(call),
+          isDone: () => onAppList(publicClient, list, appId, id),
+          authorize: (sender) => requireOwner(appId, sender),
+          send: (w) => w.writeContract(call),
+        },
+        options,
+      ),
+    );
+  }
+
+  function isOnAppList(list: AppList, appId: Address, id: Hex): Promise<boolean> {
+    return read(`${APP_LISTS[list].has}(${id}) on app ${appId}`, (c) => onAppList(c, list, appId, id));
+  }
+
   async function requireOwner(appId: Address, sender: Address): Promise<void> {
     const { publicClient } = await connected();
     const owner = await publicClient.readContract({ address: appId, abi: dstackAppAbi, functionName: 'owner' });
@@ -346,12 +394,7 @@ export function createChainClient(config: ChainConfig): ChainClient {
       } catch (err) {
         throw toChainError(err, what);
       }
-      let receipt: TransactionReceipt;
-      try {
-        receipt = await confirm(publicClient, hash);
-      } catch (err) {
-        throw toChainError(err, what, hash);
-      }
+      const receipt = await confirmed(publicClient, hash, what);
       if (receipt.status !== 'success' || !receipt.contractAddress) {
         throw new ChainError('REVERTED', `${what}: transaction ${hash} reverted`, false, { txHash: hash });
       }
@@ -412,59 +455,16 @@ export function createChainClient(config: ChainConfig): ChainClient {
       };
     },
 
-    async addComposeHash(params) {
-      const appId = toAddress(params.appId, 'appId');
-      const composeHash = toBytes32(params.composeHash, 'composeHash');
-      const { publicClient } = await connected();
-      const call = { address: appId, abi: dstackAppAbi, functionName: 'addComposeHash', args: [composeHash] } as const;
-      return done(
-        await write(
-          {
-            what: `addComposeHash(${composeHash}) on app ${appId}`,
-            to: appId,
-            data: encodeFunctionData(call),
-            isDone: () =>
-              publicClient.readContract({
-                address: appId,
-                abi: dstackAppAbi,
-                functionName: 'allowedComposeHashes',
-                args: [composeHash],
-              }),
-            authorize: (sender) => requireOwner(appId, sender),
-            send: (w) => w.writeContract(call),
-          },
-          params,
-        ),
-      );
-    },
+    addComposeHash: async (params) =>
+      addToAppList(
+        'composeHash',
+        toAddress(params.appId, 'appId'),
+        toBytes32(params.composeHash, 'composeHash'),
+        params,
+      ),
 
-    async addDevice(params) {
-      const appId = toAddress(params.appId, 'appId');
-      const deviceId = toBytes32(params.deviceId, 'deviceId');
-      const { publicClient } = await connected();
-      const call = { address: appId, abi: dstackAppAbi, functionName: 'addDevice', args: [deviceId] } as const;
-      return done(
-        await write(
-          {
-            what: `addDevice(${deviceId}) on app ${appId}`,
-            to: appId,
-            data: encodeFunctionData(call),
-            // The list itself, not allowAnyDevice: the caller asked for this device to be on it, which still
-            // matters if the app later stops allowing any device.
-            isDone: () =>
-              publicClient.readContract({
-                address: appId,
-                abi: dstackAppAbi,
-                functionName: 'allowedDeviceIds',
-                args: [deviceId],
-              }),
-            authorize: (sender) => requireOwner(appId, sender),
-            send: (w) => w.writeContract(call),
-          },
-          params,
-        ),
-      );
-    },
+    addDevice: async (params) =>
+      addToAppList('device', toAddress(params.appId, 'appId'), toBytes32(params.deviceId, 'deviceId'), params),
 
     async appIdFor(params) {
       const kms = toAddress(params.kmsAddress, 'kmsAddress');
@@ -484,26 +484,11 @@ export function createChainClient(config: ChainConfig): ChainClient {
       );
     },
 
-    async isComposeHashAllowed(params) {
-      const appId = toAddress(params.appId, 'appId');
-      const composeHash = toBytes32(params.composeHash, 'composeHash');
-      return read(`allowedComposeHashes(${composeHash}) on app ${appId}`, (c) =>
-        c.readContract({
-          address: appId,
-          abi: dstackAppAbi,
-          functionName: 'allowedComposeHashes',
-          args: [composeHash],
-        }),
-      );
-    },
+    isComposeHashAllowed: async (params) =>
+      isOnAppList('composeHash', toAddress(params.appId, 'appId'), toBytes32(params.composeHash, 'composeHash')),
 
-    async isDeviceAllowed(params) {
-      const appId = toAddress(params.appId, 'appId');
-      const deviceId = toBytes32(params.deviceId, 'deviceId');
-      return read(`allowedDeviceIds(${deviceId}) on app ${appId}`, (c) =>
-        c.readContract({ address: appId, abi: dstackAppAbi, functionName: 'allowedDeviceIds', args: [deviceId] }),
-      );
-    },
+    isDeviceAllowed: async (params) =>
+      isOnAppList('device', toAddress(params.appId, 'appId'), toBytes32(params.deviceId, 'deviceId')),
 
     async allowsAnyDevice(params) {
       const appId = toAddress(params.appId, 'appId');
@@ -542,12 +527,7 @@ export function createChainClient(config: ChainConfig): ChainClient {
         }
         throw toChainError(err, what);
       }
-      let receipt: TransactionReceipt;
-      try {
-        receipt = await confirm(publicClient, hash);
-      } catch (err) {
-        throw toChainError(err, what, hash);
-      }
+      const receipt = await confirmed(publicClient, hash, what);
       const block = Number(receipt.blockNumber);
       if (receipt.status !== 'success') {
         return { approved: false, reason: `transaction ${hash} reverted in block ${block}; it approved nothing` };

@@ -43,6 +43,7 @@ import {
 } from '../workflows/bluegreen-types';
 import { SA_APP, SA_KIND, SA_PHASE } from '../workflows/deploy-types';
 import { type DeployTuning, toDeployInput } from './deploy';
+import { askWorkflow } from './requests';
 
 export type BlueGreenHandle = WorkflowHandle<typeof blueGreen>;
 
@@ -256,21 +257,18 @@ export function blueGreenHandle(client: Client, app: string): BlueGreenHandle {
   return client.workflow.getHandle<typeof blueGreen>(blueGreenWorkflowId(app));
 }
 
-async function rejections<T>(client: Client, app: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new BlueGreenRejectedError((err.cause as Error | undefined)?.message ?? err.message);
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
-    // Updates reach running runs only: a closed run answers "not found" although it exists.
-    const latest = await describeLatest(client, blueGreenWorkflowId(app));
-    if (!latest) throw new BlueGreenNotFoundError(app);
-    throw new BlueGreenRejectedError(
-      `the latest blue-green run of ${app} has ended (${latest.status.name.toLowerCase()}); see \`cvmflow bluegreen status ${app}\``,
-    );
-  }
-}
+const rejections = <T>(client: Client, app: string, call: () => Promise<T>): Promise<T> =>
+  askWorkflow(call, {
+    refused: (reason) => new BlueGreenRejectedError(reason),
+    // A closed run answers "not found" although it exists.
+    missing: async () => {
+      const latest = await describeLatest(client, blueGreenWorkflowId(app));
+      if (!latest) return new BlueGreenNotFoundError(app);
+      return new BlueGreenRejectedError(
+        `the latest blue-green run of ${app} has ended (${latest.status.name.toLowerCase()}); see \`cvmflow bluegreen status ${app}\``,
+      );
+    },
+  });
 
 /** A control request: who asks (`by`) and why (`reason`; `note` is still accepted as its older name). */
 const control =

@@ -5,11 +5,11 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
   WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import type { AuditRequest } from '../domain/audit-input';
 import { sealEnv } from '../secrets/sealed-env';
 import { allowedEnvs, type DeploymentSpec, placementNodes, resolveEnv } from '../spec';
+import type { AttestationSpec } from '../spec/attestation';
 import type { CodecKey } from '../temporal/codec';
 import type { deployCvm } from '../workflows/deploy';
 import {
@@ -25,6 +25,7 @@ import {
   SA_KIND,
   SA_PHASE,
 } from '../workflows/deploy-types';
+import { askWorkflow } from './requests';
 
 export type DeployHandle = WorkflowHandle<typeof deployCvm>;
 export type StartedDeploy = WorkflowHandleWithFirstExecutionRunId<typeof deployCvm>;
@@ -72,16 +73,20 @@ export function toDeployInput(
     ...(spec.onchain?.approval === 'external'
       ? { approval: { mode: 'external' as const, deadlineMs: spec.onchain.deadlineMs } }
       : {}),
-    ...(spec.attestation?.require
-      ? {
-          attestation: {
-            ...(spec.attestation.osImages ? { osImages: spec.attestation.osImages } : {}),
-            quote: spec.attestation.quote,
-            timeoutMs: spec.attestation.timeoutMs,
-          },
-        }
-      : {}),
+    ...attestationCheck(spec.attestation),
     ...tuning,
+  };
+}
+
+/** The attestation check a spec requires, as deploy and rollout inputs carry it; nothing when it requires none. */
+export function attestationCheck(spec: AttestationSpec | undefined) {
+  if (!spec?.require) return {};
+  return {
+    attestation: {
+      ...(spec.osImages ? { osImages: spec.osImages } : {}),
+      quote: spec.quote,
+      timeoutMs: spec.timeoutMs,
+    },
   };
 }
 
@@ -159,18 +164,14 @@ export async function submitApprovalTx(
   txHash: string,
   request: AuditRequest = {},
 ): Promise<ApprovalAccepted> {
-  try {
-    return await deployHandle(client, app).executeUpdate(deploySubmitApprovalTxUpdate, {
-      args: [{ txHash, ...request }],
-    });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new ApprovalRejectedError((err.cause as Error | undefined)?.message ?? err.message);
-    // Updates reach running deployments only.
-    if (err instanceof WorkflowNotFoundError)
-      throw new ApprovalRejectedError(`no deployment of ${app} is running; see \`cvmflow deploy status ${app}\``);
-    throw err;
-  }
+  return askWorkflow(
+    () => deployHandle(client, app).executeUpdate(deploySubmitApprovalTxUpdate, { args: [{ txHash, ...request }] }),
+    {
+      refused: (reason) => new ApprovalRejectedError(reason),
+      missing: () =>
+        new ApprovalRejectedError(`no deployment of ${app} is running; see \`cvmflow deploy status ${app}\``),
+    },
+  );
 }
 
 /** There is no running deployment of the app to cancel (never deployed, or its latest run has ended). */

@@ -1,11 +1,5 @@
 // Typed client functions for power schedules, shared by the CLI, the tests and anyone embedding cvmflow.
-import {
-  type Client,
-  WithStartWorkflowOperation,
-  type WorkflowHandle,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
 import { DateTime } from 'luxon';
 import type { AuditRequest } from '../domain/audit-input';
 import type { PowerScheduleSpec } from '../spec/power';
@@ -29,6 +23,7 @@ import {
   type ResumeResult,
   type ScheduleClock,
 } from '../workflows/power-types';
+import { askWorkflow } from './requests';
 
 export type PowerHandle = WorkflowHandle<typeof powerSchedule>;
 
@@ -60,6 +55,7 @@ export function toPowerConfig(spec: PowerScheduleSpec): PowerConfig {
     waitTimeoutMs: spec.waitTimeoutMs,
     onBusy: spec.onBusy,
     retry: spec.retry,
+    ...(spec.analysis ? { analysis: spec.analysis } : {}),
   };
 }
 
@@ -170,13 +166,8 @@ export function leaseInstant(text: string, timezone: string): string {
   return parsed.toUTC().toISO({ suppressMilliseconds: true })!;
 }
 
-async function rejections<T>(name: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new PowerRequestRejectedError((err.cause as Error | undefined)?.message ?? err.message);
-    if (err instanceof WorkflowNotFoundError) throw new PowerScheduleNotFoundError(name);
-    throw err;
-  }
-}
+const rejections = <T>(name: string, call: () => Promise<T>): Promise<T> =>
+  askWorkflow(call, {
+    refused: (reason) => new PowerRequestRejectedError(reason),
+    missing: () => new PowerScheduleNotFoundError(name),
+  });

@@ -9,8 +9,6 @@ import {
   WorkflowExecutionAlreadyStartedError,
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { DateTime } from 'luxon';
 import type { AuditRequest } from '../domain/audit-input';
@@ -41,6 +39,8 @@ import {
   rolloutWorkflowId,
   type WaveStatus,
 } from '../workflows/rollout-types';
+import { attestationCheck } from './deploy';
+import { askWorkflow, isWorkflowNotFound } from './requests';
 
 export type RolloutHandle = WorkflowHandle<typeof rollout>;
 
@@ -87,18 +87,7 @@ export function toRolloutConfig(spec: RolloutSpec, sealedEnv: string | undefined
       ...(sealedEnv ? { sealedEnv } : {}),
     },
     strategy: spec.strategy,
-    health: {
-      ...spec.health,
-      ...(spec.attestation?.require
-        ? {
-            attestation: {
-              ...(spec.attestation.osImages ? { osImages: spec.attestation.osImages } : {}),
-              quote: spec.attestation.quote,
-              timeoutMs: spec.attestation.timeoutMs,
-            },
-          }
-        : {}),
-    },
+    health: { ...spec.health, ...attestationCheck(spec.attestation) },
     deadlines: spec.deadlines,
     failureBudget: spec.failureBudget,
     autoRevert: spec.autoRevert,
@@ -160,8 +149,6 @@ export async function startRollout(
   }
 }
 
-const notFound = (err: unknown) => err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5);
-
 /** A rollout by workflow id (scheduled runs carry the nominal time) or by name (`rollout-<name>`). */
 export async function resolveRolloutId(client: Client, rolloutOrName: string): Promise<string> {
   for (const id of [rolloutOrName, rolloutWorkflowId(rolloutOrName)]) {
@@ -169,7 +156,7 @@ export async function resolveRolloutId(client: Client, rolloutOrName: string): P
       await client.workflow.getHandle(id).describe();
       return id;
     } catch (err) {
-      if (!notFound(err)) throw err;
+      if (!isWorkflowNotFound(err)) throw err;
     }
   }
   throw new RolloutNotFoundError(rolloutOrName);
@@ -214,14 +201,10 @@ export async function getRolloutStatus(client: Client, rolloutOrName: string): P
 
 async function control<T>(client: Client, rolloutOrName: string, call: (h: RolloutHandle) => Promise<T>): Promise<T> {
   const handle = await rolloutHandle(client, rolloutOrName);
-  try {
-    return await call(handle);
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new RolloutRequestRejectedError((err.cause as Error | undefined)?.message ?? err.message);
-    if (notFound(err)) throw new RolloutNotFoundError(rolloutOrName);
-    throw err;
-  }
+  return askWorkflow(() => call(handle), {
+    refused: (reason) => new RolloutRequestRejectedError(reason),
+    missing: () => new RolloutNotFoundError(rolloutOrName),
+  });
 }
 
 /** Who asks and why; a plain string is the reason (the older call form). */

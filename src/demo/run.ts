@@ -7,6 +7,7 @@ import { colorEnabled, createProgress, createStyle, type OutputStream, renderTab
 import { type DevStack, startDevStack } from '../dev/stack';
 import { connectClient } from '../temporal/connection';
 import { type Dashboard, startStackDashboard } from '../ui/embedded';
+import { type DemoPrometheus, startDemoPrometheus } from './metric-analysis';
 import { DEMO_STEPS } from './steps';
 import type { DemoContext, DemoStep, StepRecord } from './types';
 
@@ -41,7 +42,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
   );
   let stack: DevStack | undefined;
   let dashboard: Dashboard | undefined;
+  let prometheus: Promise<DemoPrometheus> | undefined;
   const rows: DemoSummaryRow[] = [];
+  const steps = opts.steps ?? DEMO_STEPS;
   try {
     stack = await startDevStack({
       dataDir,
@@ -70,9 +73,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
       say: (text) => say(text),
       progress: () => createProgress(out),
       shared: new Map(),
+      prometheus: () => {
+        prometheus ??= startDemoPrometheus(ctx.stack.sim.appsUrl);
+        return prometheus;
+      },
     };
+    // Its start-up (seconds on a busy machine) overlaps the steps before the one that measures with it.
+    if (steps.some((s) => s.usesPrometheus)) void ctx.prometheus();
     try {
-      const steps = opts.steps ?? DEMO_STEPS;
       for (const [i, step] of steps.entries()) {
         say('');
         say(style.bold(`${i + 1}/${steps.length} ${step.title}`));
@@ -125,6 +133,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummaryRow[]>
     }
     return rows;
   } finally {
+    const local = await prometheus;
+    if (local && 'prometheus' in local) await local.prometheus.stop();
     await dashboard?.close();
     await stack?.close();
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // simulator whose time runs faster (shorter polling and busy back-off).
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import type { ChainClient } from '../chain';
+import { CORE_LOGS_FORWARDED } from '../metrics/runtime';
 import { PhalaClient } from '../phala/client';
 import type { CodecKey } from '../temporal/codec';
 import { connectWorkerConnection } from '../temporal/connection';
@@ -32,11 +33,16 @@ export interface DevWorker {
 
 /**
  * The stack stops the worker itself on Ctrl-C, after which it stops the servers; the Temporal runtime's own signal
- * handlers would race that, so they are switched off when this process has not installed a runtime yet.
+ * handlers would race that, so they are switched off when this process has not installed a runtime yet. Core's log
+ * lines are forwarded to the logger (stderr): stdout belongs to the command's output, JSON with `--json`.
  */
 function installQuietRuntime(level: 'WARN' | 'ERROR'): void {
   try {
-    Runtime.install({ shutdownSignals: [], logger: new DefaultLogger(level) });
+    Runtime.install({
+      shutdownSignals: [],
+      logger: new DefaultLogger(level),
+      telemetryOptions: { logging: CORE_LOGS_FORWARDED },
+    });
   } catch {
     // Already installed by the embedding process, which then owns signal handling.
   }

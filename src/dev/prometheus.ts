@@ -16,7 +16,8 @@ export interface LocalPrometheus {
 
 /** The `prometheus` binary on PATH, if any. */
 export function findPrometheus(): string | undefined {
-  return spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim() || undefined;
+  // /bin/sh by path: a PATH without the shell's folder must still mean "not found", not a crash.
+  return spawnSync('/bin/sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout?.trim() || undefined;
 }
 
 function binary(): string {

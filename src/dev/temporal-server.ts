@@ -1,8 +1,9 @@
 // Starts `temporal server start-dev` on loopback with our search attributes, waits for it with its own deadline
 // (the SDK's built-in start gives up after 5 s, too short for a cold start on a 2-core box) and stops it cleanly.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { freePort } from './free-port';
+import { spawnServer } from './server-process';
 import { ensureTemporalCli } from './temporal-cli';
 
 export const SEARCH_ATTRIBUTES = ['CvmflowApp=Keyword', 'CvmflowKind=Keyword', 'CvmflowPhase=Keyword'] as const;
@@ -70,24 +71,15 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.fastSqlite) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
 
-  const child = spawn(bin, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
-  });
-  const log: string[] = [];
-  const keep = (chunk: Buffer) => {
-    log.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    if (log.length > 200) log.splice(0, log.length - 200);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const logTail = () => log.slice(-40).join('\n');
+  const server = spawnServer(bin, args, { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' });
+  const { child, logTail } = server;
+  const stop = () => server.stop(5000);
   const address = `127.0.0.1:${port}`;
 
   try {
     await waitReady(child, address, namespace, opts.readyTimeoutMs ?? 60_000);
   } catch (err) {
-    await killChild(child);
+    await stop();
     throw new Error(
       `Temporal dev server did not start: ${(err as Error).message}\n--- server log tail ---\n${logTail()}`,
     );
@@ -98,7 +90,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     uiUrl: opts.uiPort !== undefined ? `http://127.0.0.1:${opts.uiPort}` : undefined,
     pid: child.pid ?? -1,
     logTail,
-    stop: () => killChild(child),
+    stop,
   };
 }
 
@@ -121,16 +113,4 @@ async function waitReady(child: ChildProcess, address: string, namespace: string
     }
   }
   throw new Error(`not ready within ${timeoutMs} ms (last error: ${lastError})`);
-}
-
-function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
 }

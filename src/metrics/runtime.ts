@@ -2,7 +2,7 @@
 // (workflow and activity task latencies, completions, failures, poller and slot gauges, sticky cache, labelled by
 // namespace, task queue, workflow and activity type) and cvmflow's (./worker-metrics, ../workflows/observe), all served
 // by the SDK's core on CVMFLOW_METRICS_HOST:CVMFLOW_METRICS_PORT at /metrics.
-import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
+import { DefaultLogger, type LogEntry, Runtime, type TelemetryOptions } from '@temporalio/worker';
 
 export class MetricsConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -63,6 +63,16 @@ export function jsonLogLine(entry: LogEntry): string {
   return JSON.stringify({ time, level: entry.level.toLowerCase(), msg: entry.message, ...meta });
 }
 
+/**
+ * Core's (the SDK's Rust part) own log lines go through the runtime's logger, which writes to stderr. Without
+ * `forward`, Core prints them to the process's stdout itself, where a WARN "Failing workflow task" broke the JSON
+ * of `cvmflow demo --json` and `cvmflow dev --json`. The filter is the SDK's default: Core's warnings, others' errors.
+ */
+export const CORE_LOGS_FORWARDED: TelemetryOptions['logging'] = {
+  forward: {},
+  filter: { core: 'WARN', other: 'ERROR' },
+};
+
 function workerLogger(settings: LogSettings): DefaultLogger {
   if (settings.format === 'text') return new DefaultLogger(settings.level);
   return new DefaultLogger(settings.level, (entry) => process.stderr.write(`${jsonLogLine(entry)}\n`));
@@ -78,16 +88,12 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): Metr
   const endpoint = metricsEndpoint(env);
   Runtime.install({
     logger: workerLogger(logSettings(env)),
-    ...(endpoint
-      ? {
-          telemetryOptions: {
-            metrics: {
-              prometheus: { bindAddress: endpoint.bindAddress },
-              globalTags: { service: 'cvmflow-worker' },
-            },
-          },
-        }
-      : {}),
+    telemetryOptions: {
+      logging: CORE_LOGS_FORWARDED,
+      ...(endpoint
+        ? { metrics: { prometheus: { bindAddress: endpoint.bindAddress }, globalTags: { service: 'cvmflow-worker' } } }
+        : {}),
+    },
   });
   return endpoint;
 }

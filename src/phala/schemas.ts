@@ -366,10 +366,14 @@ export const CvmStatusBatchSchema = z.record(z.string(), CvmStatusSchema);
 export const EventLogEntrySchema = z.looseObject({
   imr: int,
   event_type: int,
+  /** 48-byte sha384, hex. */
   digest: str,
+  /** The event name for runtime events; empty for boot events. */
   event: str,
   event_payload: str,
 });
+/** The API's event-log entry, shared by the simulator that builds logs and the verifier that replays them. */
+export type EventLogEntry = z.output<typeof EventLogEntrySchema>;
 
 const CertificateSchema = z.looseObject({
   subject: z.looseObject({
@@ -417,6 +421,8 @@ export const CvmAttestationSchema = z.looseObject({
   compose_file: str.nullable(),
 });
 export type CvmAttestation = z.output<typeof CvmAttestationSchema>;
+/** The TCB info of an online CVM's attestation: its measurements, their event log and the app-compose. */
+export type TcbInfo = NonNullable<CvmAttestation['tcb_info']>;
 
 /** §7.1 the app-compose of `GET /cvms/{id}/compose_file`. */
 export const AppComposeSchema = z.looseObject({

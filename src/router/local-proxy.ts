@@ -2,6 +2,7 @@
 // for the preview route, switched by signed route tables on a control port (the same JSON the webhook router
 // sends). A switch only changes where the *next* request goes; requests in flight finish on the deployment they
 // started on, which stays up (blue is kept warm after a promotion), so no request fails while switching.
+import { once } from 'node:events';
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -47,14 +48,11 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
+/** The port the server listens on; `once` rejects with the server's error instead (a port in use). */
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
 }
 
 const send = (res: ServerResponse, status: number, body: unknown) => {

@@ -7,6 +7,7 @@
 // with the node's user_data, whose sha256 is its device id; TD report body carrying mrtd and rtmr0–3; report data)
 // with an empty signature: nothing here is signed by Intel, and a verifier must say so rather than pass it.
 import { createHash } from 'node:crypto';
+import type { EventLogEntry, TcbInfo } from '../phala/schemas';
 
 /** dstack's event type for runtime (RTMR3) events; not a TCG-defined code. */
 export const DSTACK_RUNTIME_EVENT_TYPE = 0x08000001;
@@ -17,26 +18,7 @@ const EV_SEPARATOR = 0x00000004;
 
 export const INIT_MR = '00'.repeat(48);
 
-export interface EventLogEntry {
-  imr: number;
-  event_type: number;
-  /** 48-byte sha384, hex. */
-  digest: string;
-  /** The event name for runtime events; empty for boot events. */
-  event: string;
-  event_payload: string;
-}
-
-export interface TcbInfo {
-  mrtd: string;
-  rootfs_hash: string;
-  rtmr0: string;
-  rtmr1: string;
-  rtmr2: string;
-  rtmr3: string;
-  event_log: EventLogEntry[];
-  app_compose: string;
-}
+export type { EventLogEntry, TcbInfo };
 
 export interface AppCertificate {
   subject: {

@@ -1,29 +1,21 @@
 // Builds new CVM records (from a commit or a replica) and app records (from a provision or an on-chain commit).
 
 import { generateX25519KeyPair } from '../phala/env-encryption';
-import type { AppCompose } from './compose';
 import type { SimCore } from './core';
 import { hashid, newInstanceId, newVmUuid } from './ids';
-import type { AppRecord, Cvm, KmsType, Workspace } from './model';
+import type { AppRecord, Cvm, KmsType, Machine, NewCvmFields, Workspace } from './model';
 import { recordRevision } from './side-state';
 
-export interface NewCvmFields {
-  name: string;
-  appId: string;
-  nodeId: number;
-  instanceType: string | null;
-  vcpu: number;
-  memoryMb: number;
-  diskGb: number;
-  image: string;
-  kmsType: KmsType;
-  kmsId: string;
-  appCompose: AppCompose;
-  composeHash: string;
-  encryptedEnv: string | null;
-  envKeys: string[];
-  listed: boolean;
-}
+/** The machine a new CVM gets from the record it is made from (its provision, or the CVM it replicates). */
+export const machineOf = (from: Machine): Machine => ({
+  instanceType: from.instanceType,
+  vcpu: from.vcpu,
+  memoryMb: from.memoryMb,
+  diskGb: from.diskGb,
+  image: from.image,
+  kmsType: from.kmsType,
+  kmsId: from.kmsId,
+});
 
 /** Inserts a CVM and starts its `create` operation (creating → starting → running). */
 export function createCvm(core: SimCore, ws: Workspace, f: NewCvmFields): Cvm {

@@ -1,5 +1,6 @@
 // A faithful Phala Cloud API simulator: the official SDK and CLI run against it unchanged. Embedded with
 // startSimulator(), or standalone with `cvmflow sim`. Two ports: the public API (under /api/v1) and the admin API.
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdminHandler } from './admin-server';
@@ -63,14 +64,11 @@ export interface SimulatorHandle {
   close(): Promise<void>;
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
+/** The port the server listens on; `once` rejects with the server's error instead (a port in use). */
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
 }
 
 function closeServer(server: Server): Promise<void> {

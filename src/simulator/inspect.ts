@@ -1,23 +1,15 @@
 // Views for the admin API and the embedded handle: every CVM with its status history, across all workspaces.
 import type { SimCore } from './core';
-import type { Cvm, HistoryEntry } from './model';
+import type { Cvm } from './model';
 
-export interface CvmView {
-  id: number;
-  hashid: string;
-  name: string;
-  appId: string;
-  vmUuid: string;
-  instanceId: string;
+/** A CVM's record as it is, but for its dates as ISO text and the API key (by id) that owns it. */
+export interface CvmView
+  extends Pick<Cvm, 'id' | 'hashid' | 'name' | 'appId' | 'vmUuid' | 'instanceId' | 'nodeId' | 'status'>,
+    Pick<Cvm, 'composeHash' | 'envKeys' | 'history'> {
   apiKeyId: string;
-  nodeId: number;
-  status: string;
   deleted: boolean;
   operation: { kind: string; target: string; startedAt: string; correlationId: string } | null;
-  composeHash: string;
-  envKeys: string[];
   createdAt: string;
-  history: HistoryEntry[];
 }
 
 export function cvmView(core: SimCore, cvm: Cvm, deleted = false): CvmView {

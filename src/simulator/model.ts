@@ -36,15 +36,8 @@ export interface AppRecord {
   deployerAddress: string | null;
 }
 
-/** What POST /cvms/provision (or a compose-update provision) leaves in the 7-day cache, keyed by compose hash. */
-export interface ProvisionRecord {
-  workspaceId: string;
-  composeHash: string;
-  /** null for on-chain KMS: the client registers the app on chain and commits with the contract address. */
-  appId: string | null;
-  name: string;
-  appCompose: AppCompose;
-  nodeId: number;
+/** A CVM's size, OS image and KMS: chosen at provision, kept by the CVM and copied to its replicas. */
+export interface Machine {
   instanceType: string | null;
   vcpu: number;
   memoryMb: number;
@@ -52,6 +45,17 @@ export interface ProvisionRecord {
   image: string;
   kmsType: KmsType;
   kmsId: string;
+}
+
+/** What POST /cvms/provision (or a compose-update provision) leaves in the 7-day cache, keyed by compose hash. */
+export interface ProvisionRecord extends Machine {
+  workspaceId: string;
+  composeHash: string;
+  /** null for on-chain KMS: the client registers the app on chain and commits with the contract address. */
+  appId: string | null;
+  name: string;
+  appCompose: AppCompose;
+  nodeId: number;
   listed: boolean;
   expiresAt: number;
 }
@@ -75,27 +79,24 @@ export interface HistoryEntry {
   correlationId: string | null;
 }
 
-export interface Cvm {
-  id: number;
-  hashid: string;
+/** What a new CVM is made from (a commit or a replica); the simulator adds its ids, status and history. */
+export interface NewCvmFields extends Machine {
   name: string;
   appId: string;
-  vmUuid: string;
-  instanceId: string;
-  workspaceId: string;
   nodeId: number;
-  instanceType: string | null;
-  vcpu: number;
-  memoryMb: number;
-  diskGb: number;
-  image: string;
-  kmsType: KmsType;
-  kmsId: string;
   appCompose: AppCompose;
   composeHash: string;
   encryptedEnv: string | null;
   envKeys: string[];
   listed: boolean;
+}
+
+export interface Cvm extends NewCvmFields {
+  id: number;
+  hashid: string;
+  vmUuid: string;
+  instanceId: string;
+  workspaceId: string;
   status: string;
   op: Operation | null;
   /** The backend keeps its operation lock a little after `op` clears (the real 409 race, reference §5.2). */

@@ -1,5 +1,5 @@
-// Metric analysis in specs: the `metrics` of a BlueGreen pre/post-promotion analysis and of a Rollout's per-wave
-// analysis, in Argo Rollouts' words (count, interval, initialDelay, failureLimit, inconclusiveLimit,
+// Metric analysis in specs: the `metrics` of a BlueGreen pre/post-promotion analysis and of a Rollout's per-wave and
+// background analysis, in Argo Rollouts' words (count, interval, initialDelay, failureLimit, inconclusiveLimit,
 // consecutiveErrorLimit, dryRun, successCondition, failureCondition) with one provider each: `web`, `prometheus` or
 // `job`. Conditions are parsed here, at load, so a malformed one is refused before anything starts.
 import { resolve } from 'node:path';
@@ -95,13 +95,14 @@ function providerSchema(ctx: SpecContext) {
   });
 }
 
-export function metricSchema(ctx: SpecContext) {
+/** `background`: a metric measured until the rollout ends unless it gives a `count` (Argo's background analysis). */
+export function metricSchema(ctx: SpecContext, opts: { background?: boolean } = {}) {
   return strictObject({
     name: text('a metric name such as error-rate'),
     provider: providerSchema(ctx),
     successCondition: condition.optional(),
     failureCondition: condition.optional(),
-    count: int(1, 1000).default(3),
+    count: opts.background ? int(1, 1_000_000).optional() : int(1, 1000).default(3),
     interval: durationSchema({ min: '100ms', max: '1h' }).prefault('30s'),
     initialDelay: durationSchema({ min: '0s', max: '1h' }).prefault('0s'),
     failureLimit: int(0, 1000).default(0),
@@ -130,7 +131,7 @@ export function metricSchema(ctx: SpecContext) {
       provider: m.provider,
       ...(m.successCondition !== undefined ? { successCondition: m.successCondition } : {}),
       ...(m.failureCondition !== undefined ? { failureCondition: m.failureCondition } : {}),
-      count: m.count,
+      count: m.count ?? 0,
       intervalMs: m.interval,
       initialDelayMs: m.initialDelay,
       failureLimit: m.failureLimit,
@@ -143,9 +144,9 @@ export function metricSchema(ctx: SpecContext) {
 }
 
 /** A list of metrics with unique names. */
-export function metricsSchema(ctx: SpecContext) {
+export function metricsSchema(ctx: SpecContext, opts: { background?: boolean } = {}) {
   return z
-    .array(metricSchema(ctx), { error: expected('a list of metrics, each with name, provider, …') })
+    .array(metricSchema(ctx, opts), { error: expected('a list of metrics, each with name, provider, …') })
     .min(1, { error: expected('at least one metric') })
     .superRefine((metrics, issues) => {
       const seen = new Set<string>();

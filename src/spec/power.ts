@@ -2,9 +2,20 @@
 // powerSchedule workflow like Terraform's phala_cvm_power (seed 001), with drift detection and expiring overrides.
 // The calendar format is src/calendar's (docs/calendar.md); this file adds what power means on top of it.
 import { z } from 'zod';
-import { type Calendar, calendarSchema } from '../calendar';
+import type { Calendar } from '../calendar';
+import { type MetricSpec, metricsSchema } from './analysis';
+import { calendarWithStates } from './calendar';
 import { durationSchema, formatDuration } from './duration';
-import { API_VERSION, choice, describeValue, expected, resourceName, strictObject, text, uniqueList } from './schema';
+import {
+  API_VERSION,
+  choice,
+  expected,
+  resourceName,
+  type SpecContext,
+  strictObject,
+  text,
+  uniqueList,
+} from './schema';
 
 export interface PowerScheduleSpec {
   apiVersion: typeof API_VERSION;
@@ -21,6 +32,8 @@ export interface PowerScheduleSpec {
   waitTimeoutMs: number;
   onBusy: 'defer' | 'skip';
   retry: { initialIntervalMs: number; maximumIntervalMs: number };
+  /** Metrics measured after the schedule starts CVMs (docs/analysis.md); the verdict is reported, nothing undone. */
+  analysis?: { afterStart: { metrics: MetricSpec[] } };
 }
 
 const POWER_STATES = ['running', 'stopped'] as const;
@@ -38,51 +51,8 @@ const targets = strictObject({
   }
 });
 
-/**
- * The calendar, with src/calendar's own checks (field-named messages) and the power states on top: periods, dates
- * and the default are running or stopped; a one-off window may also be restart.
- */
-const calendar = z.unknown().transform((input, ctx): Calendar => {
-  const parsed = calendarSchema.safeParse(input);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
-      } else if (issue.path.length === 0) {
-        const allowed = 'a calendar mapping with timezone, default, periods, windows, dates';
-        ctx.addIssue({ code: 'custom', message: expected(allowed)({ input }) });
-      } else {
-        ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
-      }
-    }
-  }
-  // Checked on the raw document too, so a wrong state is reported alongside the calendar's other problems.
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const check = (state: unknown, path: PropertyKey[], allowed: readonly string[]) => {
-    if (typeof state !== 'string' || allowed.includes(state)) return;
-    const hint = state === 'restart' ? ' (restart is only allowed in a one-off window)' : '';
-    ctx.addIssue({
-      code: 'custom',
-      path,
-      message: `expected ${allowed.join(' or ')}, got ${describeValue(state)}${hint}`,
-    });
-  };
-  const entries = (key: string) => (Array.isArray(raw[key]) ? (raw[key] as unknown[]) : []);
-  const stateOf = (entry: unknown) =>
-    typeof entry === 'object' && entry !== null ? (entry as { state?: unknown }).state : undefined;
-  check(raw.default, ['default'], POWER_STATES);
-  for (const [key, allowed] of [
-    ['periods', POWER_STATES],
-    ['dates', POWER_STATES],
-    ['windows', WINDOW_STATES],
-  ] as const) {
-    entries(key).forEach((entry, i) => {
-      check(stateOf(entry), [key, i, 'state'], allowed);
-    });
-  }
-  return parsed.success ? parsed.data : z.NEVER;
-});
+/** Periods, dates and the default are running or stopped; a one-off window may also be restart. */
+const calendar = calendarWithStates({ regular: POWER_STATES, windows: WINDOW_STATES });
 
 const stop = strictObject({
   action: choice(['shutdown', 'stop']).default('shutdown'),
@@ -105,7 +75,7 @@ const retry = strictObject({
   })
   .prefault({});
 
-function buildPowerScheduleSchema() {
+function buildPowerScheduleSchema(ctx: SpecContext) {
   return strictObject(
     {
       apiVersion: z.literal(API_VERSION, { error: expected(`"${API_VERSION}"`) }),
@@ -121,6 +91,7 @@ function buildPowerScheduleSchema() {
       waitTimeout: durationSchema({ min: '1s', max: '2h' }).prefault('600s'),
       onBusy: choice(['defer', 'skip']).default('defer'),
       retry,
+      analysis: strictObject({ afterStart: strictObject({ metrics: metricsSchema(ctx) }) }).optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, calendar, …'),
   ).transform(
@@ -135,5 +106,6 @@ function buildPowerScheduleSchema() {
 
 export type PowerScheduleSpecInput = z.input<ReturnType<typeof buildPowerScheduleSchema>>;
 
-/** The schema of `kind: PowerSchedule` (it reads no files, so the spec context is unused). */
-export const powerScheduleSchema: () => z.ZodType<PowerScheduleSpec, PowerScheduleSpecInput> = buildPowerScheduleSchema;
+/** The schema of `kind: PowerSchedule`; `ctx.baseDir` resolves analysis header `fromFile` paths. */
+export const powerScheduleSchema: (ctx: SpecContext) => z.ZodType<PowerScheduleSpec, PowerScheduleSpecInput> =
+  buildPowerScheduleSchema;

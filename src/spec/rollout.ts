@@ -4,17 +4,17 @@
 // (src/workflows/rollout.ts) runs it; this file only says what a valid spec is, naming the field of every problem.
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { type Calendar, calendarSchema } from '../calendar';
+import type { Calendar } from '../calendar';
 import type { Pause, RolloutStrategy, Size } from '../workflows/rollout-types';
 import { type MetricSpec, metricsSchema } from './analysis';
 import { type AttestationSpec, attestationSchema } from './attestation';
+import { calendarWithStates } from './calendar';
 import { type ComposeSpec, composeSchema } from './compose';
 import { ENV_NAME, type EnvSource } from './deployment';
 import { durationSchema } from './duration';
 import {
   API_VERSION,
   choice,
-  describeValue,
   expected,
   resourceName,
   type SpecContext,
@@ -44,13 +44,19 @@ export interface RolloutSpec {
   windows?: { calendar: Calendar; onWindowEnd: 'finish' | 'pause' };
   /** When present with `require`, each CVM's health gate also requires its attestation to verify. */
   attestation?: AttestationSpec;
-  /** Metrics measured after each wave's CVMs are healthy; a failure spends the budget or aborts (and reverts). */
+  /**
+   * Metrics measured after each wave's CVMs are healthy (a failure spends the budget or aborts, and reverts), and
+   * in the background across the whole rollout (a failure fails the rollout, and reverts).
+   */
   analysis?: RolloutAnalysisSpec;
 }
 
 export interface RolloutAnalysisSpec {
+  /** After each wave's CVMs are healthy; empty when only a background analysis is given. */
   metrics: MetricSpec[];
   onFailure: 'budget' | 'abort';
+  /** Measured from the first wave's start until the rollout ends; a failure fails the rollout (autoRevert). */
+  background?: { metrics: MetricSpec[] };
 }
 
 const WINDOW_STATES = ['open', 'closed', 'frozen'] as const;
@@ -209,35 +215,7 @@ function versionSchema(ctx: SpecContext) {
   );
 }
 
-/** The calendar with src/calendar's own checks, and the window states on top. */
-const windowCalendar = z.unknown().transform((input, ctx): Calendar => {
-  const parsed = calendarSchema.safeParse(input);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys)
-          ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
-      } else {
-        ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
-      }
-    }
-    return z.NEVER;
-  }
-  const cal = parsed.data;
-  const check = (state: string, path: PropertyKey[]) => {
-    if (!(WINDOW_STATES as readonly string[]).includes(state))
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message: `expected ${WINDOW_STATES.join(', ')}, got ${describeValue(state)}`,
-      });
-  };
-  check(cal.default, ['default']);
-  for (const key of ['periods', 'windows', 'dates'] as const) {
-    for (const [i, e] of (cal[key] ?? []).entries()) check(e.state, [key, i, 'state']);
-  }
-  return cal;
-});
+const windowCalendar = calendarWithStates({ regular: WINDOW_STATES, windows: WINDOW_STATES });
 
 const windows = strictObject({
   calendar: windowCalendar,
@@ -261,9 +239,27 @@ function buildRolloutSchema(ctx: SpecContext) {
       windows: windows.optional(),
       attestation: attestationSchema.optional(),
       analysis: strictObject({
-        metrics: metricsSchema(ctx),
+        metrics: metricsSchema(ctx).optional(),
         onFailure: choice(['budget', 'abort']).default('abort'),
-      }).optional(),
+        background: strictObject({ metrics: metricsSchema(ctx, { background: true }) }).optional(),
+      })
+        .transform((a, issues): RolloutAnalysisSpec => {
+          if (!a.metrics && !a.background) {
+            issues.addIssue({
+              code: 'custom',
+              message:
+                'give analysis.metrics (after each wave), analysis.background.metrics (across the rollout) or both',
+              input: undefined,
+            });
+            return z.NEVER;
+          }
+          return {
+            metrics: a.metrics ?? [],
+            onFailure: a.onFailure,
+            ...(a.background ? { background: a.background } : {}),
+          };
+        })
+        .optional(),
     },
     expected('a mapping with apiVersion, kind, name, targets, version, strategy, …'),
   ).transform(

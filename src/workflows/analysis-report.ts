@@ -1,6 +1,6 @@
 // Pure helpers for workflows that run a metric analysis (blue-green, rollout): how long the activity may take, and
 // the lines its result leaves in a run's history — one per metric, naming its verdict, its last value and query.
-import type { AnalysisResult, MetricSpec } from '../analysis/types';
+import type { AnalysisResult, MetricResult, MetricSpec } from '../analysis/types';
 
 /** The longest an analysis of these metrics can take when every measurement uses its whole timeout. */
 export function analysisBoundMs(metrics: MetricSpec[]): number {
@@ -14,7 +14,7 @@ export function analysisBoundMs(metrics: MetricSpec[]): number {
 }
 
 /** One line per metric: `error-rate (prometheus): fail, 2 pass 1 fail 0 inconclusive 1 error; last value … of …`. */
-export function metricLines(result: AnalysisResult): string[] {
+export function metricLines(result: { metrics: (Omit<MetricResult, 'verdict'> & { verdict: string })[] }): string[] {
   return result.metrics.map((m) => {
     const last = m.measurements.at(-1);
     const c = m.counts;

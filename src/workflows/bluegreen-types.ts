@@ -6,19 +6,13 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { AuditRequest } from '../domain/audit-input';
-import type { AnalysisSpec } from '../spec/bluegreen';
+import type { AnalysisSpec, HealthCheckSpec } from '../spec/bluegreen';
 import type { DeployInput } from './deploy-types';
 
 export type Slot = 'blue' | 'green';
 
-export interface HealthCheck {
-  path: string;
-  expectStatus: number[];
-  intervalMs: number;
-  timeoutMs: number;
-  failureThreshold: number;
-  deadlineMs: number;
-}
+/** The health gate as the spec gave it (one definition, documented in the spec). */
+export type HealthCheck = HealthCheckSpec;
 
 /** A web analysis as the spec gave it (one definition, documented in the spec). */
 export type AnalysisCheck = AnalysisSpec;

@@ -7,6 +7,7 @@ import { CancellationScope, isCancellation, proxyActivities } from '@temporalio/
 import type { PowerActivities } from '../activities/power-activities';
 import { NON_RETRYABLE_TYPES } from './activity-options';
 import { describeError } from './errors';
+import { analyseAfterStart } from './power-analysis';
 import { type Decision, type Effective, iso, realTimeOf, retryDelayMs } from './power-decide';
 import type { InFlight, PowerScheduleState } from './power-state';
 import type {
@@ -155,6 +156,8 @@ function launchBatch(s: PowerScheduleState, action: PowerAction, items: Launch[]
       }
       actionFinished(s, m, rec);
     }
+    const up = started.filter(({ m }) => results?.get(m.cvmId)?.outcome === 'done').map(({ m }) => m);
+    analyseAfterStart(s, action, up); // spec analysis.afterStart (power-analysis.ts)
   })();
 }
 

@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { readActivities } from './power-actions';
+import { analysing } from './power-analysis';
 import { carryOver } from './power-carry';
 import { evaluate, nextWakeMs, preparingWake } from './power-evaluate';
 import { phaseShower, wireMessages } from './power-messages';
@@ -46,9 +47,9 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       await evaluate(s, reads);
       s.iteration++;
       const due = s.iteration >= s.tuning.maxIterationsPerRun || workflowInfo().continueAsNewSuggested;
-      // Only at a quiet moment: actions in flight, updates being handled and a change prepared but not yet due
-      // belong to this run.
-      if (due && s.inFlight.size === 0 && allHandlersFinished() && s.decisionTime() === s.now()) {
+      // Only at a quiet moment: actions in flight, analyses measuring, updates being handled and a change prepared
+      // but not yet due belong to this run.
+      if (due && s.inFlight.size === 0 && !analysing(s) && allHandlersFinished() && s.decisionTime() === s.now()) {
         return await continueAsNew<typeof powerSchedule>(carryOver(s));
       }
       const wake = preparingWake(s, nextWakeMs(s));

@@ -1,5 +1,6 @@
 // Types and message definitions shared by the power-schedule workflow, its activities and its clients (no I/O).
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { Calendar } from '../calendar';
 import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 
@@ -38,6 +39,11 @@ export interface PowerConfig {
   onBusy: 'defer' | 'skip';
   /** Back-off after a failed action, doubling from initialIntervalMs up to maximumIntervalMs. */
   retry: { initialIntervalMs: number; maximumIntervalMs: number };
+  /**
+   * Metrics measured once the schedule has started (or restarted) CVMs, one analysis per batch of them
+   * (power-analysis.ts). The verdict is recorded and shown; a failed analysis undoes nothing.
+   */
+  analysis?: { afterStart: { metrics: MetricSpec[] } };
 }
 
 /**
@@ -102,7 +108,9 @@ export type RecordKind =
   | 'targets'
   | 'applied'
   | 'deleted'
-  | 'error';
+  | 'error'
+  /** An analysis after the schedule started CVMs: its verdict and reason (issue 23). */
+  | 'analysis';
 
 /** One entry of the schedule's audit trail. `atMs` is on the schedule's clock. */
 export interface PowerRecord {
@@ -168,6 +176,20 @@ export interface CarriedState {
   runs: number;
   overrideSeq: number;
   lastEvaluationMs?: number;
+  /** The latest analyses after a start (issue 23), newest last; `measuring` while one runs. */
+  analyses?: PowerAnalysis[];
+}
+
+/** One analysis after the schedule started CVMs: which, when, and what the metrics said. */
+export interface PowerAnalysis {
+  /** On the schedule's clock. */
+  atMs: number;
+  endedAtMs?: number;
+  action: PowerAction;
+  cvms: { cvmId: string; name: string }[];
+  verdict: AnalysisResult['verdict'] | 'measuring' | 'cancelled';
+  reason: string;
+  metrics: AnalysisResult['metrics'];
 }
 
 export interface PowerScheduleInput {
@@ -310,6 +332,8 @@ export interface PowerStatus {
   /** When this run last listed the fleet: `cvms` holds every target CVM that existed then. */
   lastListing?: InstantView;
   run: { runs: number; iteration: number; applies: number };
+  /** The latest analyses after a start, with every metric's measurements (query, value, verdict). */
+  analyses?: PowerAnalysis[];
 }
 
 export interface EvaluationReport {

@@ -70,5 +70,6 @@ export function statusView(s: PowerScheduleState): PowerStatus {
     ...(carried.lastEvaluationMs !== undefined ? { lastEvaluation: s.instant(carried.lastEvaluationMs) } : {}),
     ...(s.listedAtMs !== undefined ? { lastListing: s.instant(s.listedAtMs) } : {}),
     run: { runs: carried.runs, iteration: s.iteration, applies: carried.applies },
+    ...(carried.analyses?.length ? { analyses: carried.analyses } : {}),
   };
 }

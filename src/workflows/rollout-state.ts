@@ -9,6 +9,7 @@ import { SA_PHASE } from './deploy-types';
 import { phaseReporter } from './observe';
 import { realDelayMs, scheduleNow } from './power-decide';
 import type { ScheduleClock } from './power-types';
+import type { BackgroundLoops } from './rollout-background';
 import { addRecord, type Gate, sizeOf, windowGate } from './rollout-plan';
 import type {
   RolloutCarried,
@@ -46,8 +47,12 @@ export class RolloutRun {
   /** Set by every Update: whatever the run waits on is worth re-checking. */
   dirty = false;
   wavesThisRun = 0;
-  /** Why the rollout stops as failed (budget, deadline, a blocked or failed wave). */
+  /** Why the rollout stops as failed (budget, deadline, a blocked or failed wave, the background analysis). */
   failure: string | undefined;
+  /** The background analysis' loops while they run in this run (rollout-background.ts). */
+  background: BackgroundLoops | undefined;
+  /** Cancels the waves' scope: the background analysis failed, so no wave may go on. */
+  stopWaves: (() => void) | undefined;
   /** Target CVMs by id: their position in `st.cvms`. */
   readonly index: Map<string, number>;
   private readonly announce = phaseReporter();
@@ -119,6 +124,8 @@ export class RolloutRun {
   waveControl(): WaveControl {
     const st = this.st;
     if (st.abort) return { hold: false, stop: true, reason: `abort: ${st.abort.reason}` };
+    // Set while a wave runs only by the background analysis: the wave starts no more CVMs.
+    if (this.failure) return { hold: false, stop: true, reason: `failed: ${this.failure}` };
     if (st.paused) return { hold: true, stop: false, reason: `paused: ${st.paused.reason}` };
     const g = this.gate();
     if (g && !g.open && this.config.windows?.onWindowEnd === 'pause')

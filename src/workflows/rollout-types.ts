@@ -1,6 +1,7 @@
 // Types and message definitions shared by the rollout workflows, their activities and their clients (no I/O).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AnalysisResult, MetricSpec } from '../analysis/types';
+import type { MetricState } from '../analysis/run';
+import type { AnalysisResult, MetricResult, MetricSpec, Verdict } from '../analysis/types';
 import type { Calendar } from '../calendar';
 import type { AuditEntry, AuditRequest } from '../domain/audit-input';
 import type { RestorePatch } from './compose-update-types';
@@ -82,13 +83,53 @@ export interface RolloutConfig {
    * (`budget`) or fails the rollout (`abort`, then autoRevert puts the CVMs back); an analysis that errs (no usable
    * answers) or is inconclusive pauses the rollout until someone resumes or aborts it.
    */
-  analysis?: { metrics: MetricSpec[]; onFailure: 'budget' | 'abort' };
+  analysis?: {
+    /** Empty when only a background analysis is given. */
+    metrics: MetricSpec[];
+    onFailure: 'budget' | 'abort';
+    /**
+     * Measured from the first wave's start until the rollout ends, each metric on its own interval (Argo's
+     * background analysis; `count: 0` = until the end). A failure fails the rollout at once (autoRevert puts the
+     * CVMs back); errors and inconclusive results pause it, like a wave's analysis.
+     */
+    background?: { metrics: MetricSpec[] };
+  };
 }
 
 /** A wave's metric analysis as the status shows it. */
 export interface WaveAnalysis extends AnalysisResult {
   wave: number;
   atMs: number;
+}
+
+/** One background metric as the rollout carries it (issue 23). */
+export interface BackgroundMetric {
+  name: string;
+  /** The runner's state after the last measurement (its tally and kept measurements), handed to the next one. */
+  state?: MetricState;
+  /** The last measurement's judgement, as the status shows it. */
+  result?: MetricResult;
+  /** Workflow (real) time of the next measurement. */
+  nextAtMs: number;
+  /** This metric failed the rollout. */
+  failed?: boolean;
+}
+
+/** The rollout's background analysis, carried across continue-as-new. */
+export interface BackgroundAnalysis {
+  /** On the rollout's clock. */
+  startedAtMs: number;
+  metrics: BackgroundMetric[];
+  ended?: { atMs: number; verdict: Verdict; reason: string };
+}
+
+/** The background analysis in the status: `measuring` until it (or a metric) has its verdict. */
+export interface BackgroundAnalysisView {
+  verdict: Verdict | 'measuring';
+  reason: string;
+  startedAtMs: number;
+  endedAtMs?: number;
+  metrics: (Omit<MetricResult, 'verdict'> & { verdict: Verdict | 'measuring' })[];
 }
 
 /** Knobs of the workflows themselves rather than of the rollout; defaults suit production. */
@@ -373,6 +414,8 @@ export interface RolloutCarried {
   promotedWave?: number;
   /** The latest waves' metric analyses (issue 23). */
   analyses?: WaveAnalysis[];
+  /** The background analysis, once the first wave started (issue 23). */
+  background?: BackgroundAnalysis;
   startedAtMs: number;
   runs: number;
 }
@@ -411,6 +454,8 @@ export interface RolloutStatus {
   run: number;
   /** The latest waves' metric analyses, with every metric's measurements (query, value, verdict). */
   analyses?: WaveAnalysis[];
+  /** The background analysis across the rollout, with every metric's latest measurements. */
+  background?: BackgroundAnalysisView;
 }
 
 export interface RolloutResult {

@@ -1,6 +1,7 @@
 // What the rollout shows: its `status` view and the one-line summaries its records and failures use. Pure reads of
 // the run's state.
 import { formatInstant } from '../calendar';
+import { backgroundView } from './rollout-background';
 import { countStates, windowGate } from './rollout-plan';
 import type { RolloutRun } from './rollout-state';
 import type { CvmRecord, CvmState, RolloutStatus } from './rollout-types';
@@ -49,6 +50,7 @@ export function rolloutStatusView(run: RolloutRun): RolloutStatus {
     foldedRecords: st.foldedRecords,
     run: st.runs,
     ...(st.analyses?.length ? { analyses: st.analyses } : {}),
+    ...(st.background ? { background: backgroundView(run)! } : {}),
   };
 }
 

@@ -5,6 +5,8 @@
 // the budget, a missed wave deadline or `abort` stop the rollout; CVMs it updated are then put back on their
 // previous compose (autoRevert, or abort with revert) by a revert wave. Control is through validated Updates;
 // the full state moves to a fresh run (continue-as-new) between waves, so history stays small for any fleet size.
+// A background analysis (rollout-background) measures beside the waves from the first wave on; its failure fails
+// the rollout at once.
 //
 // This file is the pipeline; its steps live by concern: the run's state (rollout-state), messages and their validators
 // (rollout-messages), planning (rollout-targets), waiting between waves (rollout-windows), running a wave
@@ -22,6 +24,7 @@ import {
 import { safeParseCalendar } from '../calendar';
 import { iso } from '../domain/time';
 import { analyseWave } from './rollout-analysis';
+import { startBackground, stopBackground } from './rollout-background';
 import { finishRollout } from './rollout-finish';
 import { wireRolloutMessages } from './rollout-messages';
 import { RolloutRun } from './rollout-state';
@@ -40,31 +43,42 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   wireRolloutMessages(run); // status, pause, resume, abort, promote, skipWindow, liftFreeze
   if (!input.carried) await planRollout(run); // resolve the targets, plan canary and waves
   let cancelled: unknown;
+  const waves = new CancellationScope();
+  run.stopWaves = () => waves.cancel(); // a failed background analysis stops the waves at once
   try {
-    await CancellationScope.cancellable(() => runWaves(run));
+    await waves.run(() => runWaves(run));
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    cancelled = err;
-    run.st.abort ??= cancelledAbort(run);
+    // The waves were stopped by the background analysis, not by a cancellation of the rollout itself.
+    const byBackground = run.failure !== undefined && !CancellationScope.current().consideredCancelled;
+    if (!byBackground) {
+      cancelled = err;
+      run.st.abort ??= cancelledAbort(run);
+    }
   }
-  // Revert on a breach (autoRevert) or an abort with revert, then the outcome.
-  return await CancellationScope.nonCancellable(() => finishRollout(run, cancelled));
+  // The background analysis' last measurements, then revert on a breach (autoRevert) or an abort with revert.
+  return await CancellationScope.nonCancellable(async () => {
+    await stopBackground(run, { end: true });
+    return finishRollout(run, cancelled);
+  });
 }
 
 /** Wave after wave until the plan is done, the rollout is aborted or a wave stops it. */
 async function runWaves(run: RolloutRun): Promise<void> {
   const { st } = run;
+  startBackground(run, { firstWave: false }); // a continued run goes on measuring at once
   while (st.nextWave < st.waves.length && !st.abort) {
     const wave = st.nextWave;
     await pauseBefore(run, wave); // the pause after the previous wave, or until promote
     if (st.abort) break;
     await startGate(run, wave); // the deploy window, a freeze, a pause
     if (st.abort) break;
+    startBackground(run, { firstWave: true }); // the background analysis, from the first wave on (issue 23)
     const result = await runUpdateWave(run, wave); // the wave's child workflow
     if (!result) break;
     let stop = countWave(run, wave, result); // failures against the budget, deadline, blocked
     useUpWaveOverrides(run);
-    if (!stop && result.outcome === 'done' && run.config.analysis && patched('metric-analysis'))
+    if (!stop && result.outcome === 'done' && run.config.analysis?.metrics.length && patched('metric-analysis'))
       stop = await analyseWave(run, wave); // the wave's metrics (issue 23)
     if (stop) break;
     await continueAsNewIfDue(run);
@@ -75,6 +89,7 @@ async function runWaves(run: RolloutRun): Promise<void> {
 async function continueAsNewIfDue(run: RolloutRun): Promise<void> {
   const due = run.wavesThisRun >= run.tuning.maxWavesPerRun || workflowInfo().continueAsNewSuggested;
   if (!due || run.st.nextWave >= run.st.waves.length) return;
+  await stopBackground(run, { end: false }); // its state moves on with the rest
   await condition(allHandlersFinished);
   await continueAsNew<typeof rollout>({ ...run.input, clock: run.clock, carried: run.st });
 }

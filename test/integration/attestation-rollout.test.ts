@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getRolloutStatus, startRollout } from '../../src/client/rollout';
 import { validateSpec } from '../../src/spec';
 import type { RolloutSpec } from '../../src/spec/rollout';
+import { recordHistory } from '../support/replay';
 import { startStack, type TestStack } from '../support/stack';
 import { TEST_CODEC_KEYS, uniqueId } from '../support/temporal';
 
@@ -66,6 +67,9 @@ describe('rollout wave gated on attestation', () => {
     const result = await handle.result();
     expect(result.outcome).toBe('succeeded');
     expect(result.counts).toEqual({ healthy: 2, reverted: 1 });
+    // Each app's child runs as deploy-<app>: -00 attested, -01 refused and went back (autoRevert).
+    await recordHistory(stack.client.workflow.getHandle(`deploy-${prefix}-00`), 'rollout-app-attested');
+    await recordHistory(stack.client.workflow.getHandle(`deploy-${prefix}-01`), 'rollout-app-attestation-refused');
 
     const status = await getRolloutStatus(stack.client, handle.workflowId);
     const byName = new Map(status.cvms.map((c) => [c.name, c]));

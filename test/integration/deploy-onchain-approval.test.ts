@@ -174,6 +174,7 @@ describe('on-chain compose-hash approval of an update', () => {
       `failed in phase approve: no transaction approving compose hash ${pending.composeHash} on app ${appId} arrived by the deadline ${pending.deadline}`,
     );
     expect(message).toMatch(/nothing to roll back|rolled back/);
+    await recordHistory(handle, 'deploy-approval-deadline');
     const progress = await getDeployStatus(stack.client, name);
     expect(progress.phase).toBe('failed');
     expect(progress.timingsMs.rollback).toBeGreaterThanOrEqual(0);
@@ -311,6 +312,7 @@ describe('on-chain compose-hash approval of an update', () => {
     });
 
     const result = await handle.result();
+    await recordHistory(handle, 'deploy-approval-external');
     expect(result.mode).toBe('update');
     expect(`0x${result.composeHash}`).toBe(hash);
     expect(liveCvm()).toMatchObject({ composeHash: result.composeHash, status: 'running' });

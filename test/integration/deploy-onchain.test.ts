@@ -5,6 +5,7 @@ import { type Anvil, chainVerifier, createChainClient, startAnvil } from '../../
 import type { ChainClient } from '../../src/chain/client';
 import { accountFromPrivateKey } from '../../src/chain/config';
 import { startDeploy } from '../../src/client/deploy';
+import { recordHistory } from '../support/replay';
 import { testSpec } from '../support/specs';
 import { startStack, type TestStack } from '../support/stack';
 import { TEST_CODEC_KEYS } from '../support/temporal';
@@ -47,12 +48,14 @@ describe('on-chain KMS deploy on anvil', () => {
       placement: { nodes: [1, 2] },
       env: { TOKEN: { fromEnv: 'TOKEN' } },
     });
-    const result = await startDeploy(spec, {
+    const handle = await startDeploy(spec, {
       client: stack.client,
       taskQueue: stack.taskQueue,
       codecKeys: TEST_CODEC_KEYS,
       env: { TOKEN: 't0ken-value' },
-    }).then((h) => h.result());
+    });
+    const result = await handle.result();
+    await recordHistory(handle, 'deploy-onchain-create');
     expect(result.appId).toMatch(/^0x[0-9a-fA-F]{40}$/);
     const appId = result.appId;
     expect(await chain.isAppRegistered({ kmsAddress, appId })).toBe(true);

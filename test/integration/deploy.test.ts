@@ -224,9 +224,13 @@ describe('deploy pipeline on the real stack', () => {
       ],
     });
     const v3 = testSpec({ name: spec.name, replicas: 2, compose: { inline: COMPOSE.replace('1.27', '1.29') } });
-    const err = await startDeploy(v3, { client: stack.client, taskQueue: stack.taskQueue, codecKeys: TEST_CODEC_KEYS })
-      .then((h) => h.result())
-      .catch((e) => e);
+    const third = await startDeploy(v3, {
+      client: stack.client,
+      taskQueue: stack.taskQueue,
+      codecKeys: TEST_CODEC_KEYS,
+    });
+    const err = await third.result().catch((e) => e);
+    await recordHistory(third, 'deploy-update-rolled-back');
     expect(failureMessage(err)).toMatch(/failed in phase update: .*node maintenance.*rolled back: restore compose/);
     expect(liveCvms(spec.name).map((c) => c.composeHash)).toEqual([second.composeHash, second.composeHash]);
     expect(liveCvms(spec.name).every((c) => c.status === 'running')).toBe(true);
@@ -253,6 +257,7 @@ describe('deploy pipeline on the real stack', () => {
     await handle.cancel();
     const err = await handle.result().catch((e) => e);
     stack.sim.clearFaults();
+    await recordHistory(handle, 'deploy-cancelled');
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause?.name).toBe('CancelledFailure');
     expect(

@@ -99,4 +99,60 @@ describe('a rollout survives a worker crash', () => {
       .filter((r) => r.status < 300 && bare.has(/\/cvms\/([^/]+)\//.exec(r.path)?.[1]?.replaceAll('-', '') ?? ''));
     expect(commits).toHaveLength(6);
   });
+
+  it('SIGKILL mid-wave with a background analysis: it goes on measuring under the new worker, nothing lost', async () => {
+    const prefix = uniqueId('fb');
+    for (const name of [`${prefix}-0`, `${prefix}-1`]) {
+      const p = await stack.phala.provisionCvm({ name, compose_file: { docker_compose_file: V1 }, node_id: 1 });
+      await stack.phala.commitCvmProvision({ app_id: p.app_id!, compose_hash: p.compose_hash });
+    }
+    const fleet = () => stack.sim.cvms().filter((c) => c.name.startsWith(`${prefix}-`));
+    while (!fleet().every((c) => c.status === 'running' && c.operation === null)) await sleep(50);
+
+    const first = await startWorker();
+    const spec: RolloutSpec = validateSpec(
+      {
+        apiVersion: 'cvmflow/v1',
+        kind: 'Rollout',
+        name: uniqueId('rb'),
+        targets: { selector: { name: `${prefix}-*` } },
+        version: { compose: { inline: V2 } },
+        strategy: { waveSize: 1, maxParallel: 1 },
+        health: { minHealthy: '1s' },
+        analysis: {
+          background: {
+            metrics: [{ name: 'smoke', provider: { job: { command: ['true'] } }, interval: '300ms', timeout: '1s' }],
+          },
+        },
+      },
+      { source: 'test', baseDir: '.', kinds: ['Rollout'] },
+    );
+    const handle = await startRollout(spec, {
+      client: stack.client,
+      taskQueue: stack.taskQueue,
+      codecKeys: TEST_CODEC_KEYS,
+      tuning: { heartbeatTimeoutMs: 2000, apiAttemptTimeoutMs: 3000, lockPollMs: 200, healthPollMs: 100 },
+    });
+    const second = startWorker();
+    const giveUp = Date.now() + 30_000;
+    let before = await getRolloutStatus(stack.client, handle.workflowId);
+    while (!fleet().some((c) => c.status === 'restarting') || (before.background?.metrics[0]?.counts.taken ?? 0) < 2) {
+      if (Date.now() > giveUp) throw new Error(`no CVM restarted; worker output:\n${first.output()}`);
+      await sleep(20);
+      before = await getRolloutStatus(stack.client, handle.workflowId);
+    }
+    const killedAt = Date.now();
+    await first.kill();
+    await second;
+    const result = await handle.result();
+    expect(result.outcome).toBe('succeeded');
+
+    const after = (await getRolloutStatus(stack.client, handle.workflowId)).background!;
+    expect(after.verdict).toBe('pass');
+    const [m] = after.metrics;
+    // The counts went on from where they were: nothing measured before the crash was lost or counted again.
+    expect(m!.counts.taken).toBeGreaterThan(before.background!.metrics[0]!.counts.taken);
+    expect(m!.counts.failures + m!.counts.errors).toBe(0);
+    expect(m!.measurements.at(-1)!.atMs).toBeGreaterThan(killedAt);
+  });
 });

@@ -271,6 +271,9 @@ describe('rollouts across a fleet', () => {
     const status = await statusOf(handle.workflowId);
     expect(status.phase).toBe('failed');
     await recordHistory(handle, 'rollout-budget-exceeded');
+    // Each app's child runs as deploy-<app>: -01 failed and went back at once (autoRevert), -00 in the revert wave.
+    await recordHistory(stack.client.workflow.getHandle(`deploy-${prefix}-01`), 'rollout-app-autorevert');
+    await recordHistory(stack.client.workflow.getHandle(`deploy-${prefix}-00`), 'rollout-app-revert');
     const byName = new Map(status.cvms.map((c) => [c.name, c]));
     expect(byName.get(`${prefix}-01`)?.state).toBe('reverted');
     expect(byName.get(`${prefix}-01`)?.reason).toMatch(/exited/);

@@ -9,13 +9,19 @@ export interface StubbedWorker {
   stop(): Promise<void>;
 }
 
-export async function startStubbedWorker(taskQueue: string, activities: object): Promise<StubbedWorker> {
+/** `workflowsPath`: a module of its own that exports the workflows (default: cvmflow's). */
+export async function startStubbedWorker(
+  taskQueue: string,
+  activities: object,
+  workflowsPath?: string,
+): Promise<StubbedWorker> {
   const client = await codecClient();
   const connection = await workerConnection();
   const worker = await createWorker({
     connection,
     config: { namespace: temporalTarget().namespace, taskQueue, codecKeys: TEST_CODEC_KEYS },
     activities,
+    workflowsPath,
     shutdownGraceTime: '1ms',
   });
   const running = worker.run();

@@ -1,5 +1,6 @@
-// Metric analysis in specs: Rollout's per-wave `analysis` and BlueGreen's pre/post-promotion `metrics`, validated at
-// load — a malformed condition or provider is refused naming the field, also through the CLI (exit 2, one line).
+// Metric analysis in specs: Rollout's per-wave and background `analysis`, PowerSchedule's `analysis.afterStart` and
+// BlueGreen's pre/post-promotion `metrics`, validated at load — a malformed condition or provider is refused naming
+// the field, also through the CLI (exit 2, one line).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,12 +145,52 @@ describe('analysis specs', () => {
       },
       /headers\[0\]\.value: unknown key/,
     ],
+    [
+      { background: { metrics: [{ ...ERROR_RATE, successCondition: 'result[0] < 0.05 ||' }] } },
+      /^analysis\.background\.metrics\[0\]\.successCondition: /,
+    ],
+    [{ background: { metrics: [{ ...ERROR_RATE, count: 0 }] } }, /^analysis\.background\.metrics\[0\]\.count: /],
+    [{ background: {} }, /^analysis\.background\.metrics: /],
+    [{ onFailure: 'abort' }, /^analysis: give analysis\.metrics \(after each wave\), analysis\.background\.metrics/],
   ])('refuses %j', (analysis, message) => {
     const found = problems(rollout(analysis));
     expect(
       found.some((p) => message.test(p)),
       found.join('\n'),
     ).toBe(true);
+  });
+
+  it('reads a background analysis: measured until the rollout ends unless it gives a count', () => {
+    const spec = validateSpec(
+      rollout({ background: { metrics: [ERROR_RATE, { ...ERROR_RATE, name: 'bounded', count: 20 }] } }),
+      { source: 'spec.yaml', baseDir: '/specs', kinds: ['Rollout'] },
+    );
+    expect(spec.analysis).toMatchObject({
+      metrics: [],
+      onFailure: 'abort',
+      background: {
+        metrics: [
+          { name: 'error-rate', count: 0, intervalMs: 30_000, failureLimit: 0, consecutiveErrorLimit: 4 },
+          { name: 'bounded', count: 20 },
+        ],
+      },
+    });
+  });
+
+  it('reads a power schedule analysis after start, and refuses a malformed condition in it, naming the field', () => {
+    const power = (metrics: unknown[]) => ({
+      apiVersion: 'cvmflow/v1',
+      kind: 'PowerSchedule',
+      name: 'office',
+      targets: { apps: ['web-1'] },
+      calendar: { timezone: 'UTC', default: 'stopped' },
+      analysis: { afterStart: { metrics } },
+    });
+    const spec = validateSpec(power([ERROR_RATE]), { source: 'p.yaml', baseDir: '/specs', kinds: ['PowerSchedule'] });
+    expect(spec.analysis).toMatchObject({ afterStart: { metrics: [{ name: 'error-rate', count: 3 }] } });
+    expect(problems(power([{ ...ERROR_RATE, successCondition: 'result[0] > ' }])).join('\n')).toMatch(
+      /^analysis\.afterStart\.metrics\[0\]\.successCondition: /,
+    );
   });
 
   it('refuses a malformed condition in blue-green metrics, naming the field', () => {

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ConditionError, compileCondition } from '../../src/analysis/condition';
 import { buildQuery, judge, resultValue } from '../../src/analysis/providers/prometheus';
-import { addMeasurement, emptyTally, metricVerdict, overallVerdict, runAnalysis } from '../../src/analysis/run';
+import {
+  addMeasurement,
+  emptyTally,
+  measureOnce,
+  metricVerdict,
+  overallVerdict,
+  runAnalysis,
+} from '../../src/analysis/run';
 import type { MetricSpec, Verdict } from '../../src/analysis/types';
 
 describe('conditions', () => {
@@ -108,6 +115,13 @@ describe('count and limits', () => {
     expect(run(vs)).toBe(want);
   });
 
+  it('count 0 (a background metric) has no end of its own: only the limits end it', () => {
+    let t = emptyTally();
+    for (let i = 0; i < 50; i++) t = addMeasurement(t, 'pass');
+    expect(metricVerdict(t, { ...rules, count: 0 })).toBeUndefined();
+    expect(metricVerdict(addMeasurement(addMeasurement(t, 'fail'), 'fail'), { ...rules, count: 0 })).toBe('fail');
+  });
+
   it('lets dry-run metrics never decide; the worst deciding verdict wins', () => {
     expect(
       overallVerdict([
@@ -153,6 +167,24 @@ describe('runAnalysis with the job provider (real commands)', () => {
     expect(fail.verdict).toBe('fail');
     expect(fail.reason).toContain('metric smoke: value exit 3: web down');
     expect(fail.metrics[0]!.measurements[0]!.query).toBe('sh -c echo "web down"; exit 3');
+  });
+
+  it('measureOnce (background metrics): count 0 never passes by count; the state carries from call to call', async () => {
+    const env = { env: process.env };
+    const m = metric('smoke', ['true'], { count: 0, failureLimit: 1 });
+    let out = await measureOnce(m, {}, undefined, env);
+    for (let i = 0; i < 4; i++) out = await measureOnce(m, {}, out.state, env);
+    expect(out.state.verdict).toBeUndefined();
+    expect(out.state.tally).toMatchObject({ taken: 5, passes: 5 });
+    expect(out.result.reason).toMatch(/^metric smoke: measuring; 5 pass, 0 fail \(failureLimit 1\)/);
+    const failing = { ...m, provider: { type: 'job' as const, command: ['sh', '-c', 'echo high; exit 2'] } };
+    out = await measureOnce(failing, {}, out.state, env);
+    expect(out.state.verdict).toBeUndefined(); // one failure is within failureLimit 1
+    out = await measureOnce(failing, {}, out.state, env);
+    expect(out.state.verdict).toBe('fail');
+    expect(out.result.reason).toContain('metric smoke: value exit 2: high (2 failed');
+    const bounded = await measureOnce({ ...m, count: 1 }, {}, undefined, env);
+    expect(bounded.state.verdict).toBe('pass');
   });
 
   it('a command past its deadline or missing is an error, not a failure', async () => {

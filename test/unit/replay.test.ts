@@ -22,11 +22,25 @@ describe('recorded histories replay against the current workflows', () => {
         // Compose updates through the path deploys and rollouts share ('one-compose-update'), and before it.
         'deploy-update-onchain.json',
         'deploy-update-onchain-legacy.json',
+        // The rest of deploy's paths, recorded before deploy.ts was split into steps (issue 24): on-chain create with a
+        // replica on another node, external approval (accepted after rejections, and timed out), an update rolled
+        // back, a cancellation.
+        'deploy-onchain-create.json',
+        'deploy-approval-external.json',
+        'deploy-approval-deadline.json',
+        'deploy-update-rolled-back.json',
+        'deploy-cancelled.json',
         'rollout-onchain.json',
         'rollout-app-onchain.json',
         'rollout-app-legacy-update.json',
         'rollout-app-legacy-autorevert.json',
         'rollout-app-legacy-revert.json',
+        // rollout-app's other paths, recorded before it was split into steps (issue 24): autoRevert, a revert wave,
+        // the attestation gate passed and refused.
+        'rollout-app-autorevert.json',
+        'rollout-app-revert.json',
+        'rollout-app-attested.json',
+        'rollout-app-attestation-refused.json',
         'bluegreen-promoted.json',
         // Blue-green runs of every ending, recorded before the workflow was split into steps (issue 24).
         'bluegreen-promoted-by-hand.json',

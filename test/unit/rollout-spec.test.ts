@@ -128,6 +128,8 @@ describe('Rollout spec', () => {
     ).toEqual([
       'windows.calendar.timezone: "Europe/Berln" is not an IANA time zone',
       'windows.calendar.periods[0].extra: unknown key',
+      // A wrong state is reported alongside the calendar's other problems (the same rule as power schedules).
+      'windows.calendar.default: expected open, closed or frozen, got "shut"',
       'windows.onWindowEnd: expected one of finish, pause, got "stop"',
     ]);
     expect(
@@ -141,8 +143,8 @@ describe('Rollout spec', () => {
         },
       }),
     ).toEqual([
-      'windows.calendar.default: expected open, closed, frozen, got "shut"',
-      'windows.calendar.dates[0].state: expected open, closed, frozen, got "holiday"',
+      'windows.calendar.default: expected open, closed or frozen, got "shut"',
+      'windows.calendar.dates[0].state: expected open, closed or frozen, got "holiday"',
     ]);
   });
 

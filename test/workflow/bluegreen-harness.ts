@@ -4,9 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { heartbeat, sleep } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { RouteTable } from '../../src/router/types';
-import { createWorker } from '../../src/worker/worker';
 import {
   type BlueGreenInput,
   type BlueGreenStatus,
@@ -16,7 +14,8 @@ import {
   type Slot,
 } from '../../src/workflows/bluegreen-types';
 import { SA_APP, SA_KIND, SA_PHASE } from '../../src/workflows/deploy-types';
-import { codecClient, TEST_CODEC_KEYS, temporalTarget, uniqueId, workerConnection } from '../support/temporal';
+import { startStubbedWorker } from '../support/stubbed-worker';
+import { uniqueId } from '../support/temporal';
 
 const WORKFLOWS = fileURLToPath(new URL('./bluegreen-workflows.ts', import.meta.url));
 
@@ -99,25 +98,8 @@ export interface Harness {
 /** A worker on its own task queue, running the real blue-green workflow over `activities`. */
 export async function startHarness(activities: object): Promise<Harness> {
   const taskQueue = uniqueId('bg-workflow');
-  const connection: NativeConnection = await workerConnection();
-  const worker: Worker = await createWorker({
-    connection,
-    config: { namespace: temporalTarget().namespace, taskQueue, codecKeys: TEST_CODEC_KEYS },
-    activities,
-    workflowsPath: WORKFLOWS,
-  });
-  const running = worker.run();
-  const client = await codecClient();
-  return {
-    client,
-    taskQueue,
-    async close() {
-      worker.shutdown();
-      await running;
-      await connection.close();
-      await client.connection.close();
-    },
-  };
+  const { client, stop } = await startStubbedWorker(taskQueue, activities, WORKFLOWS);
+  return { client, taskQueue, close: stop };
 }
 
 export async function startRun(h: Harness, input: BlueGreenInput) {

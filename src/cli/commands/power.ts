@@ -20,6 +20,7 @@ import type {
   PowerStatus,
   TransitionView,
 } from '../../workflows/power-types';
+import { renderAnalysis } from '../analysis-view';
 import { type AuditFlags, addAuditFlags, auditRequest } from '../audit-flags';
 import { describeCommand } from '../command-table';
 import { UsageError } from '../errors';
@@ -96,6 +97,8 @@ function renderStatus(s: PowerStatus, recent: number): string[] {
     'next:',
     ...(s.nextTransitions.length ? s.nextTransitions.map(renderTransition) : ['  none in the next 400 days']),
   );
+  const a = s.analyses?.at(-1);
+  if (a) lines.push(...renderAnalysis(`after ${a.action} of ${a.cvms.map((c) => c.name).join(', ')}`, a));
   const shown = s.recent.slice(-recent);
   if (shown.length)
     lines.push(`recent (${shown.length} of ${s.recent.length + s.summary.folded}):`, ...shown.map(renderRecord));

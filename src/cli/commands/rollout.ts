@@ -97,6 +97,7 @@ function renderStatus(s: RolloutStatusView, opts: { cvms?: boolean; recent: numb
       ...shown.map(renderCvm),
     );
   for (const a of (s.analyses ?? []).slice(-2)) lines.push(...renderAnalysis(`of wave ${a.wave}`, a));
+  if (s.background) lines.push(...renderAnalysis('in the background', s.background));
   const recent = s.records.slice(-opts.recent);
   if (recent.length)
     lines.push(

@@ -102,7 +102,8 @@ export function registerSimCommand(program: Command): void {
 Point the official clients at it:
   PHALA_CLOUD_API_PREFIX=<printed URL> PHALA_CLOUD_API_KEY=<key> phala cvms list
 The admin API (Authorization: Bearer <admin token>): GET /admin/cvms, GET /admin/requests,
-POST|GET|DELETE /admin/faults, POST /admin/reset.`,
+POST|GET|DELETE /admin/faults, POST /admin/reset; GET /admin/apps and POST|DELETE /admin/apps/rules set what
+the CVMs' apps answer (health, latency, the error rate of their /metrics traffic): see docs/simulator.md.`,
     )
     .action(async (flags: SimFlags) => {
       await runSim(flags);

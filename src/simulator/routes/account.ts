@@ -10,6 +10,7 @@ import { detailError, notFound, structuredError, validationError } from '../http
 import { validateBody } from '../http/io';
 import { hashid } from '../ids';
 import type { Workspace } from '../model';
+import { nodeInfo } from '../shapes/common';
 import { type SshKey, setSshKeys, sshKeysOf } from '../side-state';
 import { pageParams, paginate } from './resources';
 import { type ApiRequest, type ApiRouter, ok, type Reply } from './types';
@@ -58,26 +59,13 @@ function nodeVersion(node: SimNode): string {
   return newest ? newest.version.join('.') : '0.0.0';
 }
 
-export function nodeRef(node: SimNode) {
-  return {
-    object_type: 'node' as const,
-    id: node.id,
-    name: node.name,
-    region: node.region,
-    device_id: node.deviceId,
-    ppid: node.ppid,
-    status: 'ONLINE',
-    version: nodeVersion(node),
-  };
-}
-
 function workspaceNodes(r: ApiRequest): Reply {
   ownWorkspace(r);
   const { page, pageSize } = pageParams(r, 30);
   const nodes = r.core
     .allNodes()
     .filter((n) => n.listed)
-    .map(nodeRef);
+    .map((node) => nodeInfo(node, nodeVersion(node)));
   return ok(paginate(nodes, page, pageSize));
 }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { composeHash, normaliseAppCompose } from '../compose';
 import type { SimCore } from '../core';
 import { checkEncryptedEnv } from '../env-check';
-import { createCvm } from '../factory';
+import { createCvm, machineOf } from '../factory';
 import { structuredError, validationError } from '../http/errors';
 import { validateBody } from '../http/io';
 import type { AppRecord, Cvm, Workspace } from '../model';
@@ -298,13 +298,7 @@ async function createInstance(r: ApiRequest): Promise<Reply> {
     name,
     appId: app.appId,
     nodeId,
-    instanceType: source.instanceType,
-    vcpu: source.vcpu,
-    memoryMb: source.memoryMb,
-    diskGb: source.diskGb,
-    image: source.image,
-    kmsType: source.kmsType,
-    kmsId: source.kmsId,
+    ...machineOf(source),
     appCompose,
     composeHash: hash,
     encryptedEnv: body.encrypted_env ?? source.encryptedEnv,

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { type AppCompose, composeHash, normaliseAppCompose } from '../compose';
 import type { SimCore } from '../core';
 import { checkEncryptedEnv, checkKeysAllowed } from '../env-check';
-import { createApp, createCvm } from '../factory';
+import { createApp, createCvm, machineOf } from '../factory';
 import { detailError, structuredError, validationError } from '../http/errors';
 import { validateBody } from '../http/io';
 import { newAppId } from '../ids';
@@ -201,13 +201,7 @@ async function commit(r: ApiRequest): Promise<Reply> {
     name: rec.name,
     appId,
     nodeId: rec.nodeId,
-    instanceType: rec.instanceType,
-    vcpu: rec.vcpu,
-    memoryMb: rec.memoryMb,
-    diskGb: rec.diskGb,
-    image: rec.image,
-    kmsType: rec.kmsType,
-    kmsId: rec.kmsId,
+    ...machineOf(rec),
     appCompose: rec.appCompose,
     composeHash: hash,
     encryptedEnv: body.encrypted_env ?? null,

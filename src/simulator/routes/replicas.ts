@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { SimCore } from '../core';
 import { checkEncryptedEnv } from '../env-check';
-import { createCvm } from '../factory';
+import { createCvm, machineOf } from '../factory';
 import { detailError, structuredError } from '../http/errors';
 import { validateBody } from '../http/io';
 import type { ApiVersion, Cvm, Workspace } from '../model';
@@ -69,13 +69,7 @@ async function replicate(
     name: source.name,
     appId: source.appId,
     nodeId,
-    instanceType: source.instanceType,
-    vcpu: source.vcpu,
-    memoryMb: source.memoryMb,
-    diskGb: source.diskGb,
-    image: source.image,
-    kmsType: source.kmsType,
-    kmsId: source.kmsId,
+    ...machineOf(source),
     appCompose: source.appCompose,
     composeHash: source.composeHash,
     encryptedEnv: body.encrypted_env ?? source.encryptedEnv,

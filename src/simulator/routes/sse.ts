@@ -32,24 +32,11 @@ function intParam(
     return def;
   }
   const n = Number(raw);
-  if (n < min) {
-    issues.push({
-      type: 'greater_than_equal',
-      loc,
-      msg: `Input should be greater than or equal to ${min}`,
-      input: raw,
-      ctx: { ge: min },
-    });
-  }
-  if (n > max) {
-    issues.push({
-      type: 'less_than_equal',
-      loc,
-      msg: `Input should be less than or equal to ${max}`,
-      input: raw,
-      ctx: { le: max },
-    });
-  }
+  // FastAPI's words for a bound, as the real API answers.
+  const outOfBound = (type: string, words: string, limit: number, ctx: Record<string, number>) =>
+    issues.push({ type, loc, msg: `Input should be ${words} ${limit}`, input: raw, ctx });
+  if (n < min) outOfBound('greater_than_equal', 'greater than or equal to', min, { ge: min });
+  if (n > max) outOfBound('less_than_equal', 'less than or equal to', max, { le: max });
   return n;
 }
 

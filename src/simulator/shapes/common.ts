@@ -1,7 +1,7 @@
 // Shapes shared by both API versions: the `VM` object of action responses, the commit response, CvmState, the
 // status-batch entry and KmsInfo — exactly the keys the @phala/cloud 0.2.9 zod schemas require (reference §3).
 import { localEndpoints } from '../app-endpoints';
-import type { KmsEntry } from '../catalog';
+import type { KmsEntry, SimNode } from '../catalog';
 import type { SimCore } from '../core';
 import type { AppRecord, Cvm } from '../model';
 
@@ -37,6 +37,20 @@ export function bootProgress(cvm: Cvm): string | undefined {
 export function imageVersion(core: SimCore, cvm: Cvm): string | null {
   const img = core.nodeOf(cvm).images.find((i) => i.name === cvm.image);
   return img ? img.version.join('.') : null;
+}
+
+/** A node as the newer API names it (a workspace's node list, a CVM's node_info), with the dstack version it runs. */
+export function nodeInfo(node: SimNode, version: string | null) {
+  return {
+    object_type: 'node' as const,
+    id: node.id,
+    name: node.name,
+    region: node.region,
+    device_id: node.deviceId,
+    ppid: node.ppid,
+    status: 'ONLINE',
+    version,
+  };
 }
 
 /** `VM` (strip schema): the response of start/stop/shutdown/restart/replicas. */

@@ -3,7 +3,7 @@
 import { INSTANCE_TYPES } from '../catalog';
 import type { SimCore } from '../core';
 import type { AppRecord, Cvm } from '../model';
-import { appShape, endpoints, imageVersion } from './common';
+import { appShape, endpoints, imageVersion, nodeInfo } from './common';
 
 export function cvmInfo(core: SimCore, cvm: Cvm, detail = false) {
   const node = core.nodeOf(cvm);
@@ -27,16 +27,7 @@ export function cvmInfo(core: SimCore, cvm: Cvm, detail = false) {
       compute_billing_price: INSTANCE_TYPES.find((t) => t.id === cvm.instanceType)?.hourly_rate ?? null,
       billing_period: 'hourly' as const,
     },
-    node_info: {
-      object_type: 'node' as const,
-      id: node.id,
-      name: node.name,
-      region: node.region,
-      device_id: node.deviceId,
-      ppid: node.ppid,
-      status: 'ONLINE',
-      version: imageVersion(core, cvm),
-    },
+    node_info: nodeInfo(node, imageVersion(core, cvm)),
     os: {
       name: cvm.image,
       version: imageVersion(core, cvm),
