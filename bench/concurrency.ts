@@ -7,7 +7,7 @@
 // activities in the same order, each a bare SDK call; bench/floor/) on the least worker the SDK allows, each under its
 // own API key — how fast the machine does the same work with no cvmflow in it. p99_vs_floor compares the two.
 //
-// In the suite: `npm run bench -- --only concurrency [--n N]`. Alone: npx tsx bench/concurrency.ts [--quick] [--n N]
+// In the suite: `npm run bench -- --only concurrency [--n N]`. Alone: npx tsx bench/concurrency.ts [--quick] [--n N] [--max-cached N]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, type WorkflowHandle } from '@temporalio/client';
@@ -257,7 +257,7 @@ export async function concurrency(ctx: BenchContext, opts: ConcurrencyOptions = 
         delays: 'default (create 20 s, boot 30 s simulated), jitter 0',
         startConcurrency,
         hub: 'production defaults (4 streams, 1 s batched poll)',
-        worker: 'separate process, createWorker defaults',
+        worker: opts.tuning ? { process: 'separate', tuning: opts.tuning } : 'separate process, createWorker defaults',
       },
       figures: {
         completed: completed.length,
@@ -305,6 +305,16 @@ export async function concurrency(ctx: BenchContext, opts: ConcurrencyOptions = 
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const i = process.argv.indexOf('--n');
-  standalone((ctx) => concurrency(ctx, { n: i > 0 ? Number(process.argv[i + 1]) : undefined }));
+  const arg = (flag: string) => {
+    const i = process.argv.indexOf(flag);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  // --max-cached N: the worker's workflow cache size (experiments; the suite measures the shipped default).
+  const maxCached = arg('--max-cached');
+  standalone((ctx) =>
+    concurrency(ctx, {
+      n: arg('--n'),
+      ...(maxCached !== undefined ? { tuning: { maxCachedWorkflows: maxCached } } : {}),
+    }),
+  );
 }

@@ -7,7 +7,7 @@
 // and its lateness (issued-at − due-at) is converted back to real time.
 //
 //   npx tsx bench/power-scale.ts [--quick] [--cvms N] [--speed N] [--mapping schedule|shard|cvm] [--shard-size N]
-//                                [--worker-heap-mib N] [--max-connections N]
+//                                [--worker-heap-mib N] [--max-connections N] [--lead-ms N] [--breakdown]
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
@@ -17,8 +17,9 @@ import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { validateSpec } from '../src/spec';
 import type { PowerScheduleSpec } from '../src/spec/power';
 import { effectiveDesired } from '../src/workflows/power-decide';
-import type { Override, PowerTuning } from '../src/workflows/power-types';
+import { type Override, type PowerTuning, powerWorkflowId } from '../src/workflows/power-types';
 import { mapPool, sleep } from './lib/pool';
+import { type InstantCalls, latenessBreakdown } from './lib/power-breakdown';
 import { type BenchOutput, invariant } from './lib/report';
 import { sampleMax } from './lib/sampler';
 import {
@@ -51,6 +52,8 @@ export interface PowerScaleOptions {
   workerHeapMiB?: number;
   /** Experiments only: the worker's Phala connection cap (default 32). */
   phalaMaxConnections?: number;
+  /** Diagnostics: where lateness goes, phase by phase, from the histories (schedule mapping only). */
+  breakdown?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -341,6 +344,7 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
     let done = 0;
     let unexpected = 0;
     const lateness: number[] = [];
+    const instants = new Map<string, InstantCalls>();
     const missing: string[] = [];
     const extra: string[] = [];
     for (const [id, plan] of planOf) {
@@ -357,6 +361,9 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
         used.add(i);
         done++;
         lateness.push(Math.max(0, got[i]!.at - due));
+        const key = `${plan.base} ${due}`;
+        if (!instants.has(key)) instants.set(key, { workflowId: powerWorkflowId(plan.base), dueMs: due, calls: [] });
+        instants.get(key)!.calls.push(got[i]!.at);
       }
       unexpected += got.length - used.size;
       if (got.length > used.size && extra.length < 5) {
@@ -366,6 +373,14 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
         extra.push(`${plan.base}: got ${shown}; due ${want}`);
       }
     }
+    const phases =
+      opts.breakdown && mapping === 'schedule' ? await latenessBreakdown(client, [...instants.values()]) : undefined;
+    if (phases)
+      ctx.log(
+        `  power_scale: lateness by phase (after the due instant):\n    ${Object.entries(phases)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\n    ')}`,
+      );
     if (missing.length) ctx.log(`  power_scale: missing e.g. ${missing.join('; ')}`);
     if (extra.length) ctx.log(`  power_scale: unexpected calls e.g.\n    ${extra.join('\n    ')}`);
     const powerCalls = [...calls.values()].reduce((s, l) => s + l.length, 0);
@@ -438,6 +453,15 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
           `applying the ${work.length} workflows took ${setupMs} ms.`,
         'History: every run of every power workflow on the task queue (continue-as-new included), per CVM and ' +
           'calendar day of the window.',
+        ...(phases
+          ? [
+              `Lateness by phase (end of each after the due instant, over every schedule × instant): ${Object.entries(
+                phases,
+              )
+                .map(([k, v]) => `${k} ${v}`)
+                .join('; ')}.`,
+            ]
+          : []),
       ],
     };
   } finally {
@@ -505,6 +529,8 @@ async function main(): Promise<void> {
       shardSize: num('--shard-size'),
       workerHeapMiB: num('--worker-heap-mib'),
       phalaMaxConnections: num('--max-connections'),
+      breakdown: args.includes('--breakdown'),
+      ...(num('--lead-ms') !== undefined ? { powerTuning: { leadMs: num('--lead-ms') } } : {}),
       ...(num('--max-cached') ? { tuning: { maxCachedWorkflows: num('--max-cached') } } : {}),
     });
     process.stdout.write(

@@ -5,6 +5,7 @@
 // nothing when the CVM is already there or on its way, so a retry — or a second worker after a crash — never issues
 // a second start or stop.
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, activityInfo, cancellationSignal, getClient, heartbeat } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { deployWorkflowId } from '../domain/names';
@@ -346,8 +347,9 @@ export function createPowerActivities(deps: PowerActivityDeps) {
     },
 
     /**
-     * The same action on many CVMs: one lock check per app (unless the workflow's own is seconds old), one status
-     * read for all, then each CVM as `powerCvm` would, with at most 16 API calls in flight. One CVM failing (a
+     * The same action on many CVMs: one status read for all, a wait for the change's instant when the batch was
+     * prepared ahead of it, one lock check per app (unless the workflow's own is seconds old), then each CVM as
+     * `powerCvm` would, with at most 16 API calls in flight. One CVM failing (a
      * timeout, a refusal) is reported in its item and does not hold up or fail the others.
      */
     async powerCvms(req: PowerBatchRequest): Promise<PowerBatchItem[]> {
@@ -362,13 +364,17 @@ export function createPowerActivities(deps: PowerActivityDeps) {
           const signal = cancellationSignal();
           // Every CVM's calls and wait listen on the activity's one cancellation signal.
           setMaxListeners(8 * req.cvms.length + 10, signal);
-          const fresh = req.locksCheckedAtMs !== undefined && Date.now() - req.locksCheckedAtMs < LOCK_CHECK_FRESH_MS;
-          const unchecked = fresh ? [] : [...new Set(req.cvms.filter((c) => !cps[c.cvmId]!.issued).map((c) => c.app))];
-          const locked = await lockedAmong(unchecked);
           const read = await readStatuses(
             req.cvms.map((c) => c.cvmId),
             signal,
           );
+          // A batch prepared ahead of its calendar change holds its calls until the instant, its reads done.
+          const holdMs = (req.notBeforeMs ?? 0) - Date.now();
+          if (holdMs > 0) await sleep(holdMs, undefined, { signal });
+          // Freshness counts up to the first call: a lock check older than that is made again here.
+          const fresh = req.locksCheckedAtMs !== undefined && Date.now() - req.locksCheckedAtMs < LOCK_CHECK_FRESH_MS;
+          const unchecked = fresh ? [] : [...new Set(req.cvms.filter((c) => !cps[c.cvmId]!.issued).map((c) => c.app))];
+          const locked = await lockedAmong(unchecked);
           const ctxBase = { save, call: limiter(CALLS_AT_ONCE), pollOnly: req.cvms.length > STREAMED_WAIT_MAX };
           return Promise.all(
             req.cvms.map(async ({ cvmId, app }): Promise<PowerBatchItem> => {

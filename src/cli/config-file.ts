@@ -60,6 +60,7 @@ const schema = z.strictObject({
       shutdownGrace: text.regex(/^\d+(ms|s|m)$/, 'must be a duration like 30s').optional(),
       watchPollMs: z.number().int().positive().optional(),
       metricsPort: port.optional(),
+      maxCachedWorkflows: z.number().int().min(0).optional(),
     })
     .optional(),
 });
@@ -88,6 +89,7 @@ const VARIABLES: { key: string; variable: string; file?: 'contents' | 'path' }[]
   { key: 'worker.shutdownGrace', variable: 'CVMFLOW_SHUTDOWN_GRACE' },
   { key: 'worker.watchPollMs', variable: 'CVMFLOW_WATCH_POLL_MS' },
   { key: 'worker.metricsPort', variable: 'CVMFLOW_METRICS_PORT' },
+  { key: 'worker.maxCachedWorkflows', variable: 'CVMFLOW_MAX_CACHED_WORKFLOWS' },
 ];
 
 /** The setting → variable table (the README documents the same). */

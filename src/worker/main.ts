@@ -35,6 +35,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
   if (tracing) log(`cvmflow worker: OpenTelemetry traces to ${tracing.endpoint}`);
   const phala = PhalaClient.fromEnv(env, { onResponse: (call) => metrics.apiCall(call) });
   const pollMs = env.CVMFLOW_WATCH_POLL_MS ? Number(env.CVMFLOW_WATCH_POLL_MS) : undefined;
+  const maxCachedWorkflows = maxCachedWorkflowsFromEnv(env);
   // The chain is optional: without ETH_RPC_URL the worker serves phala-KMS deploys and says so.
   const chain = env.ETH_RPC_URL ? createChainClient(loadChainConfig(env)) : undefined;
   // Quote collateral for the attestation gate: without a PCCS, signed quotes are reported "not verified".
@@ -56,6 +57,7 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
       config,
       activities,
       shutdownGraceTime: env.CVMFLOW_SHUTDOWN_GRACE ?? '30s',
+      ...(maxCachedWorkflows !== undefined ? { tuning: { maxCachedWorkflows } } : {}),
       ...(tracing ? { tracing } : {}),
       ...(notifier ? { onWorkflowEvent: (workflow, event) => notifier.publish(workflow, event) } : {}),
     });
@@ -70,4 +72,17 @@ export async function runWorker(opts: RunWorkerOptions = {}): Promise<void> {
     await tracing?.shutdown();
     await connection.close();
   }
+}
+
+/** CVMFLOW_MAX_CACHED_WORKFLOWS: the workflow cache's size instead of the worker's default (src/worker/worker.ts). */
+export function maxCachedWorkflowsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.CVMFLOW_MAX_CACHED_WORKFLOWS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(
+      `CVMFLOW_MAX_CACHED_WORKFLOWS must be a whole number of workflows (0 turns the cache off); got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
 }

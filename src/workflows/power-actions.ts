@@ -8,7 +8,7 @@ import type { PowerActivities } from '../activities/power-activities';
 import { NON_RETRYABLE_TYPES } from './activity-options';
 import { describeError } from './errors';
 import { analyseAfterStart } from './power-analysis';
-import { type Decision, type Effective, iso, retryDelayMs } from './power-decide';
+import { type Decision, type Effective, iso, realTimeOf, retryDelayMs } from './power-decide';
 import type { InFlight, PowerScheduleState } from './power-state';
 import type {
   CvmMemory,
@@ -118,6 +118,8 @@ function launchOne(s: PowerScheduleState, m: CvmMemory, action: PowerAction, eff
 function launchBatch(s: PowerScheduleState, action: PowerAction, items: Launch[], eff: Effective): void {
   const restartKey = eff.restartKey;
   const running = newInFlight(action);
+  const prepared = s.decisionTime() > s.now();
+  if (prepared) running.holdsUntilMs = s.decisionTime();
   const started = items.map(({ m, d }) => ({ m, rec: startAction(s, m, action, eff, d) }));
   for (const { m } of started) s.inFlight.set(m.cvmId, running);
   const request: PowerBatchRequest = {
@@ -127,6 +129,8 @@ function launchBatch(s: PowerScheduleState, action: PowerAction, items: Launch[]
     waitForState: s.config.waitForState,
     waitTimeoutMs: s.config.waitTimeoutMs,
     ...(s.locksCheckedAtMs !== undefined ? { locksCheckedAtMs: s.locksCheckedAtMs } : {}),
+    // Prepared ahead of a change: the calls wait for its instant.
+    ...(prepared ? { notBeforeMs: realTimeOf(s.clock, s.decisionTime()) } : {}),
   };
   // A batch reports a CVM that misses its state in its item; only trouble with the batch as a whole fails (and
   // retries) it.

@@ -109,6 +109,11 @@ export function scheduleNow(clock: Required<ScheduleClock> | undefined, realNowM
   return clock ? clock.virtualAnchorMs + (realNowMs - clock.realAnchorMs) * clock.speed : realNowMs;
 }
 
+/** The real epoch ms at which the schedule's clock reads `scheduleMs` (rounded up, so never early). */
+export function realTimeOf(clock: Required<ScheduleClock> | undefined, scheduleMs: number): number {
+  return clock ? clock.realAnchorMs + Math.ceil((scheduleMs - clock.virtualAnchorMs) / clock.speed) : scheduleMs;
+}
+
 /** Real milliseconds until the schedule's clock has advanced by `scheduleMs` (rounded up, so never early). */
 export function realDelayMs(clock: Required<ScheduleClock> | undefined, scheduleMs: number): number {
   return Math.max(1, Math.ceil(clock ? scheduleMs / clock.speed : scheduleMs));

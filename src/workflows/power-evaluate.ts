@@ -19,11 +19,14 @@ type Reads = ReturnType<typeof readActivities>;
 
 export async function evaluate(s: PowerScheduleState, api: Reads): Promise<void> {
   const mine = ++s.evalStarted;
-  const t = s.now();
+  // Ahead of the clock when the loop woke early to prepare a change (power-schedule.ts).
+  const t = s.decisionTime();
   s.expireOverrides(t);
   const eff = effectiveDesired(s.config.calendar, s.overrides, t);
   const transitioned = eff.key !== s.carried.lastEffectiveKey;
   s.noteTransition(eff);
+  // A pause that comes while a prepared change holds its calls holds them for good (the CVMs stay owed).
+  if (s.paths.early && s.paused()) s.cancelHeld();
   let gone: Set<string>;
   try {
     gone = await read(s, api, eff, t, transitioned);
@@ -147,7 +150,7 @@ function noteReleases(s: PowerScheduleState, checked: string[], locked: Set<stri
 /** Real milliseconds until the next reason to look again. */
 export function nextWakeMs(s: PowerScheduleState): number {
   const { config, clock } = s;
-  const t = s.now();
+  const t = s.decisionTime();
   const change = nextChange(config.calendar, t);
   // A drift check due shortly before a calendar change is folded into it: the change reads every CVM anyway.
   const driftCheck = t + config.driftCheckIntervalMs;
@@ -165,7 +168,7 @@ export function nextWakeMs(s: PowerScheduleState): number {
     if (config.mode === 'enforce' && m.driftSinceMs !== undefined) candidates.push(m.driftSinceMs + config.graceMs);
   }
   const soonest = Math.min(...candidates.filter((c) => c > t));
-  let wait = realDelayMs(clock, soonest - t);
+  let wait = realDelayMs(clock, soonest - s.now());
   if (s.readError !== undefined || [...s.memory.values()].some((m) => m.deferred === 'locked'))
     wait = Math.min(wait, s.tuning.deferRecheckMs);
   // A target not found yet (an app whose first deployment is still provisioning) is looked for again soon, then
@@ -174,4 +177,23 @@ export function nextWakeMs(s: PowerScheduleState): number {
     wait = Math.min(wait, s.tuning.deferRecheckMs * 2 ** Math.min(s.unresolvedWaits++, 10));
   else s.unresolvedWaits = 0;
   return wait;
+}
+
+/**
+ * The wake that prepares the next change of the desired state (a calendar change, a lease's start or end) `leadMs`
+ * before its instant, when nothing else wakes the loop first: the reads, the lock check and the batches' start are
+ * done by then and the calls go out at the instant (the batches hold them until `notBeforeMs`). Without it the
+ * calls of a large instant queued behind a timer firing late and three round trips (bench/power-scale.md).
+ */
+export function preparingWake(s: PowerScheduleState, wakeMs: number): { ms: number; prepares?: number } {
+  if (!s.paths.early) return { ms: wakeMs };
+  const t = s.decisionTime();
+  // One change prepared at a time, and only from rest: with actions in flight (or paused) the change is taken when
+  // it is due, as without the lead, so nothing launched for the old state meets a debt for the new one.
+  if (t > s.now() || s.inFlight.size > 0 || s.paused()) return { ms: wakeMs };
+  const bounds = s.overrides.flatMap((o) => [o.fromMs, o.untilMs]).filter((b): b is number => b !== undefined && b > t);
+  const change = Math.min(nextChange(s.config.calendar, t)?.atMs ?? Number.POSITIVE_INFINITY, ...bounds);
+  if (!Number.isFinite(change)) return { ms: wakeMs };
+  const ms = realDelayMs(s.clock, change - s.now()) - s.tuning.leadMs;
+  return ms > wakeMs ? { ms: wakeMs } : { ms: Math.max(0, ms), prepares: change };
 }

@@ -19,7 +19,7 @@ import {
 import { readActivities } from './power-actions';
 import { analysing } from './power-analysis';
 import { carryOver } from './power-carry';
-import { evaluate, nextWakeMs } from './power-evaluate';
+import { evaluate, nextWakeMs, preparingWake } from './power-evaluate';
 import { phaseShower, wireMessages } from './power-messages';
 import { PowerScheduleState } from './power-state';
 import type { PowerScheduleInput, PowerScheduleResult } from './power-types';
@@ -32,7 +32,10 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   // deployment that held one of the apps lets go (it may have made replicas after the last listing). Without it a
   // schedule that listed an app mid-deployment never learnt of the replicas made after (issue 17's chaos finding).
   const relists = batched && patched('power-fleet-relist');
-  const s = new PowerScheduleState(input, { batched, relists }, Date.now());
+  // A change is prepared ahead of its instant (its reads and lock check done, its batches started and holding
+  // their calls), so a large instant's calls go out on time (issue 20).
+  const early = relists && patched('power-early-wake');
+  const s = new PowerScheduleState(input, { batched, relists, early }, Date.now());
   const reads = readActivities(s.tuning, batched);
   const showPhase = phaseShower(s);
   wireMessages(s, showPhase);
@@ -44,11 +47,16 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
       await evaluate(s, reads);
       s.iteration++;
       const due = s.iteration >= s.tuning.maxIterationsPerRun || workflowInfo().continueAsNewSuggested;
-      // Only at a quiet moment: actions in flight, analyses measuring and updates being handled belong to this run.
-      if (due && s.inFlight.size === 0 && !analysing(s) && allHandlersFinished()) {
+      // Only at a quiet moment: actions in flight, analyses measuring, updates being handled and a change prepared
+      // but not yet due belong to this run.
+      if (due && s.inFlight.size === 0 && !analysing(s) && allHandlersFinished() && s.decisionTime() === s.now()) {
         return await continueAsNew<typeof powerSchedule>(carryOver(s));
       }
-      await condition(() => s.dirty, nextWakeMs(s));
+      const wake = preparingWake(s, nextWakeMs(s));
+      // A change closer than the lead is prepared at once; one woken for by the timer, when the timer fires.
+      const prepareNow = wake.prepares !== undefined && wake.ms === 0;
+      const slept = prepareNow || !(await condition(() => s.dirty, wake.ms));
+      if (slept && wake.prepares !== undefined) s.preparedForMs = wake.prepares;
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;

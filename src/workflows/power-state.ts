@@ -41,6 +41,7 @@ const DEFAULTS: Required<PowerTuning> = {
   apiAttemptTimeoutMs: 30_000,
   heartbeatTimeoutMs: 20_000,
   batchSize: 200,
+  leadMs: 1500,
 };
 
 /** A power action running beside the loop, on one CVM or a batch of them. */
@@ -50,6 +51,8 @@ export interface InFlight {
   scope: CancellationScope;
   /** Set when a transition made this action's target unwanted and cancelled it. */
   supersededBy?: PowerState;
+  /** A batch prepared ahead of a change holds its calls until this instant (schedule time). */
+  holdsUntilMs?: number;
 }
 
 /** Which recorded behaviour this run follows (its patches, decided once per run). */
@@ -58,6 +61,8 @@ export interface PowerPaths {
   batched: boolean;
   /** The fleet is listed again whenever it can have grown ('power-fleet-relist'). */
   relists: boolean;
+  /** A calendar change is prepared `leadMs` before its instant, its calls held until then ('power-early-wake'). */
+  early: boolean;
 }
 
 export class PowerScheduleState {
@@ -80,6 +85,11 @@ export class PowerScheduleState {
   locksCheckedAtMs: number | undefined;
   /** Waits in a row with a target unresolved: its re-check backs off from deferRecheckMs to the drift interval. */
   unresolvedWaits = 0;
+  /**
+   * The instant (schedule time) of a change the loop woke early to prepare: evaluations decide for it from then
+   * on, never for an earlier time, so a wake in between cannot undo the change before it is due.
+   */
+  preparedForMs: number | undefined;
   /** Something happened that the loop must look at before its next scheduled wake. */
   dirty = false;
   iteration = 0;
@@ -104,6 +114,12 @@ export class PowerScheduleState {
   /** The schedule's clock (workflow time, scaled when the schedule runs on a test clock). */
   now(): number {
     return scheduleNow(this.clock, Date.now());
+  }
+
+  /** The time an evaluation decides for: now, or a prepared change's instant that the clock has not reached. */
+  decisionTime(): number {
+    const now = this.now();
+    return this.preparedForMs !== undefined && this.preparedForMs > now ? this.preparedForMs : now;
   }
 
   get overrides(): readonly Override[] {
@@ -153,6 +169,15 @@ export class PowerScheduleState {
       if (running.target === eff.state) continue;
       running.supersededBy = eff.state;
       running.scope.cancel();
+    }
+  }
+
+  /** Held batches of a prepared change not yet due: a pause cancels them (their CVMs stay owed). */
+  cancelHeld(): void {
+    for (const running of this.inFlight.values()) {
+      if (running.holdsUntilMs === undefined || running.holdsUntilMs <= this.now()) continue;
+      running.scope.cancel();
+      running.holdsUntilMs = undefined;
     }
   }
 

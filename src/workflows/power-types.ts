@@ -72,6 +72,11 @@ export interface PowerTuning {
   heartbeatTimeoutMs?: number;
   /** Most CVMs one power-action activity acts on (one status read, calls 16 at a time). Default 200. */
   batchSize?: number;
+  /**
+   * Real milliseconds before a calendar change (or a lease's end) that the schedule wakes to read its CVMs, check
+   * the deployment locks and start its batches, which hold their calls until the instant. Default 1,500.
+   */
+  leadMs?: number;
 }
 
 export type OverrideKind = 'keepRunning' | 'keepStopped' | 'skip' | 'pause';
@@ -233,6 +238,8 @@ export interface PowerBatchRequest extends Omit<PowerActionRequest, 'cvmId' | 'a
    * couple of seconds is not repeated by the activity.
    */
   locksCheckedAtMs?: number;
+  /** Real epoch ms before which no call is issued: the instant of the change this batch was prepared for. */
+  notBeforeMs?: number;
 }
 
 /** Per CVM, in request order: what happened, or why it failed (the others are not held up by one failure). */

@@ -44,7 +44,12 @@ const SPEED = 60;
 const LATE_MS = 90_000;
 /** Marks the action of the first evaluation, right after apply: due before the next calendar instant. */
 const AT_APPLY = 'at apply';
-const TUNING = { deferRecheckMs: 1_000 };
+/**
+ * leadMs: a change is prepared this long (real time) before its instant. The product's 1.5 s is 90 s on this
+ * clock, longer than these calendars leave between an instant and the status they check after it.
+ */
+const LEAD_MS = 1_000;
+const TUNING = { deferRecheckMs: 1_000, leadMs: LEAD_MS };
 
 let stack: TestStack;
 
@@ -163,6 +168,24 @@ const isoAt = (clock: Required<ScheduleClock>, offsetMs: number) =>
   new Date(scheduleNow(clock) + offsetMs).toISOString();
 const records = (s: PowerStatus, kind: string) => s.recent.filter((r) => r.kind === kind);
 
+/** The instants (HH:MM on 2026-03-02, UTC) for which a batch activity was scheduled within the lead before them. */
+async function preparedInstants(name: string, clock: Required<ScheduleClock>, instants: string[]): Promise<string[]> {
+  const workflowId = powerWorkflowId(name);
+  const scheduled: number[] = [];
+  for await (const e of stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await stack.client.workflow.getHandle(workflowId, e.runId).fetchHistory();
+    for (const ev of history.events ?? []) {
+      if (ev.activityTaskScheduledEventAttributes?.activityType?.name !== 'powerCvms') continue;
+      const realMs = Number(ev.eventTime?.seconds ?? 0) * 1000 + (ev.eventTime?.nanos ?? 0) / 1e6;
+      scheduled.push(clock.virtualAnchorMs + (realMs - clock.realAnchorMs) * clock.speed);
+    }
+  }
+  return instants.filter((hm) => {
+    const due = vat(`2026-03-02T${hm}:00Z`);
+    return scheduled.some((at) => at < due && at >= due - LEAD_MS * clock.speed);
+  });
+}
+
 /** Determinism: every run of the schedule (continue-as-new makes several) replays against the current bundle. */
 async function expectEveryRunReplays(name: string, runs: number, recordAs: string): Promise<void> {
   const workflowId = powerWorkflowId(name);
@@ -230,6 +253,11 @@ describe('power schedule on the real stack', () => {
       ]);
     }
 
+    // Prepared ahead (issue 20): the batches of these instants were started before their instant came, and their
+    // calls still went out at or after it (above).
+    const prepared = await preparedInstants(s.name, clock, ['07:00', '07:02', '07:04', '07:06', '07:08']);
+    expect(prepared.length, `instants prepared ahead: ${prepared.join(', ')}`).toBeGreaterThanOrEqual(2);
+
     const status = await getPowerStatus(stack.client, s.name);
     expect(status.run.runs).toBeGreaterThan(1); // continued as new on the way, carrying its records
     expect(records(status, 'action')).toHaveLength(18);
@@ -245,7 +273,7 @@ describe('power schedule on the real stack', () => {
     expect(final.recent.at(-1)).toMatchObject({ kind: 'deleted' });
     await sleep(500);
     expect(stack.sim.requests({ method: 'POST' }).length).toBe(before);
-    await expectEveryRunReplays(s.name, status.run.runs, 'power-batched-calendar');
+    await expectEveryRunReplays(s.name, status.run.runs, 'power-early-calendar');
   });
 
   it('a manual start is left alone in transitions mode and corrected after the grace period in enforce mode', async () => {

@@ -341,6 +341,30 @@ describe('powerCvms', () => {
     t.close();
   });
 
+  it('holds the calls of a batch prepared ahead until its instant, and checks locks again when theirs went stale', async () => {
+    const t = setup({ locked: ['app-1'] });
+    const cvms = fleet(t, 3, 'running');
+    const calledAt: number[] = [];
+    const push = t.api.calls.push.bind(t.api.calls);
+    t.api.calls.push = (...entries: string[]) => {
+      calledAt.push(Date.now());
+      return push(...entries);
+    };
+    const notBeforeMs = Date.now() + 300;
+    const items = await t.batch({
+      cvms,
+      action: 'stop',
+      stop: { action: 'stop', shutdownTimeoutMs: 0 },
+      // Fresh when the batch starts, older than the 2 s freshness by the instant: checked again then.
+      locksCheckedAtMs: Date.now() - 1_800,
+      notBeforeMs,
+    });
+    expect(items.map((i) => i.outcome)).toEqual(['done', 'deferred', 'done']);
+    expect(t.api.calls.filter((c) => c.startsWith('stop ')).sort()).toEqual(['stop cvm000', 'stop cvm002']);
+    expect(Math.min(...calledAt)).toBeGreaterThanOrEqual(notBeforeMs);
+    t.close();
+  });
+
   it('names a CVM that no longer exists as gone, without failing the batch', async () => {
     const t = setup();
     const cvms = [...fleet(t, 1, 'stopped'), { cvmId: 'deleted1', app: 'app-9' }];
