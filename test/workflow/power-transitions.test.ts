@@ -77,6 +77,9 @@ const stubs: Pick<
     return [];
   },
   async powerCvms(req) {
+    // As the real batch does: one prepared ahead of its instant ('power-early-wake') holds its calls until then.
+    const holdMs = (req.notBeforeMs ?? 0) - Date.now();
+    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
     return req.cvms.map(({ cvmId }) => ({ cvmId, ...act(cvmId, req.action) }));
   },
   async powerCvm(req) {
