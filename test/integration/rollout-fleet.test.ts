@@ -232,6 +232,16 @@ describe('rollouts across a fleet', () => {
       return n;
     };
     expect(await runs(`${handle.workflowId}-wave-1`)).toBe(2);
+    // A wave that continued as new after maxCvmsPerWaveRun CVMs: its first run and the run that carried on.
+    const waveRuns: string[] = [];
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}-wave-1'` }))
+      waveRuns.push(w.runId);
+    const [last, first] = waveRuns; // newest first
+    await recordHistory(
+      stack.client.workflow.getHandle(`${handle.workflowId}-wave-1`, first),
+      'rollout-wave-continuing',
+    );
+    await recordHistory(stack.client.workflow.getHandle(`${handle.workflowId}-wave-1`, last), 'rollout-wave-continued');
     // One compose commit per CVM.
     const commits = stack.sim
       .requests({ method: 'PATCH', route: '/cvms/:id/compose_file' })
@@ -274,6 +284,8 @@ describe('rollouts across a fleet', () => {
     // Each app's child runs as deploy-<app>: -01 failed and went back at once (autoRevert), -00 in the revert wave.
     await recordHistory(stack.client.workflow.getHandle(`deploy-${prefix}-01`), 'rollout-app-autorevert');
     await recordHistory(stack.client.workflow.getHandle(`deploy-${prefix}-00`), 'rollout-app-revert');
+    await recordHistory(stack.client.workflow.getHandle(`${handle.workflowId}-wave-0`), 'rollout-wave-budget-exceeded');
+    await recordHistory(stack.client.workflow.getHandle(`${handle.workflowId}-revert-0`), 'rollout-wave-revert');
     const byName = new Map(status.cvms.map((c) => [c.name, c]));
     expect(byName.get(`${prefix}-01`)?.state).toBe('reverted');
     expect(byName.get(`${prefix}-01`)?.reason).toMatch(/exited/);
@@ -339,6 +351,7 @@ describe('rollouts across a fleet', () => {
     const status = await statusOf(handle.workflowId);
     expect(status.records.some((r) => /paused: outside the deploy window/.test(r.text))).toBe(true);
     await recordHistory(handle, 'rollout-window-hold');
+    await recordHistory(stack.client.workflow.getHandle(`${handle.workflowId}-wave-0`), 'rollout-wave-held');
   });
 
   it('a freeze blocks until lifted, and skip-window starts a wave outside the window; both recorded with their notes', async () => {
@@ -473,12 +486,14 @@ describe('rollouts across a fleet', () => {
     const closed = (await stack.client.workflow.getHandle(`deploy-${held}`, deploy.firstExecutionRunId).describe())
       .closeTime!;
     expect(mine.startedAtMs).toBeGreaterThanOrEqual(closed.getTime());
+    await recordHistory(stack.client.workflow.getHandle(`${handle.workflowId}-wave-0`), 'rollout-wave-lock-wait');
 
     await hold(V1);
     const skipping = await start(spec(s.name, { ...fields, version: { compose: { inline: V1 } }, onBusy: 'skip' }));
     const skipped = await skipping.result();
     expect(skipped.counts).toEqual({ healthy: 2, skipped: 1 });
     expect(skipped.cvms.find((c) => c.name === held)?.reason).toMatch(/app held by deploy-.*skipped \(onBusy: skip\)/);
+    await recordHistory(stack.client.workflow.getHandle(`${skipping.workflowId}-wave-0`), 'rollout-wave-lock-skip');
   });
 
   it('a Schedule starts the rollout; overlap skip drops a second run, buffer-one queues it; pause keeps its note', async () => {

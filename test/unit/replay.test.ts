@@ -59,6 +59,16 @@ describe('recorded histories replay against the current workflows', () => {
         'rollout-window-hold.json',
         'rollout-freeze-paused-lifted.json',
         'rollout-skip-window.json',
+        // rollout-wave's paths, recorded before it was split into steps (issue 24): continue-as-new (the run that
+        // continues and the one that carries on), the failure budget, a revert wave, a hold (window closed), an app
+        // held by another deployment waited for (onBusy: wait) and skipped (onBusy: skip).
+        'rollout-wave-continuing.json',
+        'rollout-wave-continued.json',
+        'rollout-wave-budget-exceeded.json',
+        'rollout-wave-revert.json',
+        'rollout-wave-held.json',
+        'rollout-wave-lock-wait.json',
+        'rollout-wave-lock-skip.json',
         'power-calendar.json',
         // Power schedules after 'power-batched-actions'; the two above without it (before batching).
         'power-batched-calendar.json',
