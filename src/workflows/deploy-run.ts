@@ -46,8 +46,11 @@ function deployActivities(input: DeployInput, lean: boolean) {
 export class DeployRun extends DeployState {
   /** Runs started before 'lean-deploy' go on with inspect and provision as activities of their own. */
   readonly lean: boolean;
-  /** 'one-compose-update', judged at the start (undefined: in runs older than 'deploy-patches-first', judged later). */
-  readonly composeUpdatePatched: boolean | undefined;
+  /**
+   * Runs since 'deploy-patches-first' have every later patch decided at their start: they update through the one
+   * compose-update path without asking 'one-compose-update' after the inspect.
+   */
+  readonly patchesFirst: boolean;
   readonly activities: ReturnType<typeof deployActivities>;
   /** What this run created or changed, undone newest first when it fails or is cancelled. */
   readonly compensations = new Compensations();
@@ -60,9 +63,9 @@ export class DeployRun extends DeployState {
     // A patch judged after a local activity can be judged differently on replay (SDK 1.24): when a query arrives
     // while the activity runs, its result is recorded in one task and the code after it runs in the next, but replay
     // resumes that code inside the first task, where the marker is not, and fails the run. Runs since
-    // 'deploy-patches-first' judge every later patch here, before the first local activity.
-    this.composeUpdatePatched =
-      this.lean && patched('deploy-patches-first') ? patched('one-compose-update') : undefined;
+    // 'deploy-patches-first' ask no patch right after a local activity: this one marker (a patch costs two history
+    // events) stands for 'one-compose-update', which was asked after the inspect.
+    this.patchesFirst = this.lean && patched('deploy-patches-first');
     this.activities = deployActivities(input, this.lean);
   }
 

@@ -9,7 +9,7 @@ import { approveComposeHash } from './deploy-approval';
 import type { DeployRun } from './deploy-run';
 
 export async function updateInPlace(run: DeployRun, existing: CvmRef[]): Promise<void> {
-  if (run.composeUpdatePatched ?? patched('one-compose-update')) return await updateEach(run, existing);
+  if (run.patchesFirst || patched('one-compose-update')) return await updateEach(run, existing);
   await updateEachLegacy(run, existing);
 }
 
