@@ -116,15 +116,25 @@ describe('worker observability', () => {
     expect(text).toMatch(/cvmflow_notifications_total\{[^}]*outcome="delivered"/);
     expect(text).toMatch(/temporal_workflow_completed/);
 
-    // Logs: JSON lines with workflow context, never the API key or the codec key.
-    const lines = worker
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'));
+    // Logs: JSON lines with workflow context, never the API key or the codec key. The workflow's last line goes
+    // through a sink after its task completed, so it may reach the output just after the client has the result.
+    const jsonLines = () =>
+      worker
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'));
+    const hasFinishLine = () =>
+      jsonLines()
+        .map((l) => JSON.parse(l))
+        .some(
+          (l) => l.workflowId === handle.workflowId && l.runId && l.workflowType === 'deployCvm' && l.app === spec.name,
+        );
+    for (const until = Date.now() + 10_000; !hasFinishLine() && Date.now() < until; )
+      await new Promise((r) => setTimeout(r, 100));
+    const lines = jsonLines();
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
-    const workflowLines = lines.map((l) => JSON.parse(l)).filter((l) => l.workflowId === handle.workflowId);
-    expect(workflowLines.some((l) => l.runId && l.workflowType === 'deployCvm' && l.app === spec.name)).toBe(true);
+    expect(hasFinishLine()).toBe(true);
     expect(worker.output()).not.toContain(TEST_API_KEY);
     expect(worker.output()).not.toContain(SECRET);
 

