@@ -5,7 +5,6 @@
 // nothing when the CVM is already there or on its way, so a retry — or a second worker after a crash — never issues
 // a second start or stop.
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, activityInfo, cancellationSignal, getClient, heartbeat } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { deployWorkflowId } from '../domain/names';
@@ -28,6 +27,7 @@ import type {
 import { busyRetrier, isBusy } from './busy';
 import { classified, toFailure } from './failures';
 import { limiter, mapLimited } from './limit';
+import { sleepUntil } from './sleep-until';
 import { WatchFailure, type WatchHub } from './watch-hub';
 
 export interface PowerActivityDeps {
@@ -369,8 +369,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
             signal,
           );
           // A batch prepared ahead of its calendar change holds its calls until the instant, its reads done.
-          const holdMs = (req.notBeforeMs ?? 0) - Date.now();
-          if (holdMs > 0) await sleep(holdMs, undefined, { signal });
+          if (req.notBeforeMs !== undefined) await sleepUntil(req.notBeforeMs, signal);
           // Freshness counts up to the first call: a lock check older than that is made again here.
           const fresh = req.locksCheckedAtMs !== undefined && Date.now() - req.locksCheckedAtMs < LOCK_CHECK_FRESH_MS;
           const unchecked = fresh ? [] : [...new Set(req.cvms.filter((c) => !cps[c.cvmId]!.issued).map((c) => c.app))];

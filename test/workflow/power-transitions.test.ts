@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PowerActivities } from '../../src/activities/power-activities';
+import { sleepUntil } from '../../src/activities/sleep-until';
 import {
   applyPowerSchedule,
   deletePowerSchedule,
@@ -78,8 +79,7 @@ const stubs: Pick<
   },
   async powerCvms(req) {
     // As the real batch does: one prepared ahead of its instant ('power-early-wake') holds its calls until then.
-    const holdMs = (req.notBeforeMs ?? 0) - Date.now();
-    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
+    if (req.notBeforeMs !== undefined) await sleepUntil(req.notBeforeMs);
     return req.cvms.map(({ cvmId }) => ({ cvmId, ...act(cvmId, req.action) }));
   },
   async powerCvm(req) {
