@@ -166,7 +166,8 @@ export class AppEndpoints {
   }
 
   private members(appId: string): Cvm[] {
-    return [...this.core.store.cvms.values()].filter((c) => c.status === 'running' && c.appId === appId);
+    const app = this.core.store.apps.get(appId);
+    return app ? this.core.store.cvmsOfApp(app.workspaceId, appId).filter((c) => c.status === 'running') : [];
   }
 
   /** Prometheus http_sd: one target per running CVM, its own /metrics. */

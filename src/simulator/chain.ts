@@ -29,6 +29,13 @@ export function onChainKmsEntry(verifier: OnChainVerifier): KmsEntry {
   };
 }
 
+/** 33-byte compressed form (02/03 ‖ x) of an uncompressed 0x04 secp256k1 key. */
+function compressPublicKey(uncompressed: string): string {
+  const raw = Buffer.from(uncompressed.replace(/^0x/, ''), 'hex');
+  const yOdd = (raw[64]! & 1) === 1;
+  return `0x${yOdd ? '03' : '02'}${raw.subarray(1, 33).toString('hex')}`;
+}
+
 /**
  * Signs app env-encryption public keys the way the KMS does, so `verifyEnvEncryptPublicKey` of @phala/dstack-sdk
  * recovers a key: 65-byte r‖s‖recovery over keccak256("dstack-env-encrypt-pubkey" ‖ ":" ‖ appId ‖ pubkey).
@@ -42,12 +49,12 @@ export class KmsSigner {
     .publicKey.export({ type: 'spki', format: 'der' })
     .toString('hex');
 
-  /** The signer's compressed secp256k1 public key: 2026-06-23's `k256_pubkey` verification anchor. */
-  get k256Pubkey(): string {
-    const uncompressed = privateKeyToAccount(this.privateKey).publicKey.slice(4);
-    const y = BigInt(`0x${uncompressed.slice(64)}`);
-    return `0x${y % 2n === 0n ? '02' : '03'}${uncompressed.slice(0, 64)}`;
-  }
+  /**
+   * The signer's compressed secp256k1 public key (02/03 ‖ x): 2026-06-23's `k256_pubkey` verification anchor.
+   * Computed once: every CVM view of 2026-05-22 and later names it, and deriving it per view made a 10,000-CVM
+   * listing cost seconds of the simulator's CPU.
+   */
+  readonly k256Pubkey: string = compressPublicKey(this.publicKey);
 
   async signEnvPubkey(appIdHex: string, publicKeyHex: string): Promise<string> {
     const message = Buffer.concat([

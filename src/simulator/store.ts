@@ -8,6 +8,11 @@ export class Store {
   readonly cvms = new Map<number, Cvm>();
   /** CVMs by dashless lower-case vm_uuid: resolving one of 10 000 CVMs per request must not scan them all. */
   private readonly uuidIndex = new Map<string, Cvm>();
+  /**
+   * CVMs by app id (a CVM never changes app): listing apps pairs every app with its CVMs, which by a scan of the
+   * fleet per app cost apps × CVMs per request — seconds at a thousand deploys.
+   */
+  private readonly appIndex = new Map<string, Set<Cvm>>();
   readonly apps = new Map<string, AppRecord>();
   private provisions = new Map<string, ProvisionRecord>();
   /** Updates of on-chain CVMs waiting for their compose hash to be approved, keyed `<cvm id>/<hash>`. */
@@ -51,11 +56,17 @@ export class Store {
   add(cvm: Cvm): void {
     this.cvms.set(cvm.id, cvm);
     this.uuidIndex.set(bareUuid(cvm.vmUuid), cvm);
+    let members = this.appIndex.get(cvm.appId);
+    if (!members) this.appIndex.set(cvm.appId, (members = new Set()));
+    members.add(cvm);
   }
 
   remove(cvm: Cvm): void {
     this.cvms.delete(cvm.id);
     this.uuidIndex.delete(bareUuid(cvm.vmUuid));
+    const members = this.appIndex.get(cvm.appId);
+    members?.delete(cvm);
+    if (members?.size === 0) this.appIndex.delete(cvm.appId);
   }
 
   /** The live CVM of this workspace with this vm_uuid (dashed or not, any case). */
@@ -65,7 +76,8 @@ export class Store {
   }
 
   cvmsOfApp(workspaceId: string, appId: string): Cvm[] {
-    return [...this.cvmsOf(workspaceId)].filter((c) => c.appId === appId).sort((a, b) => a.id - b.id);
+    const members = [...(this.appIndex.get(appId) ?? [])];
+    return members.filter((c) => c.workspaceId === workspaceId).sort((a, b) => a.id - b.id);
   }
 
   nextId(): number {
@@ -98,6 +110,7 @@ export class Store {
   reset(): void {
     this.cvms.clear();
     this.uuidIndex.clear();
+    this.appIndex.clear();
     this.apps.clear();
     this.pendingUpdates.clear();
     this.provisions = new Map();

@@ -11,14 +11,6 @@ import type { SimCore } from '../core';
 export const kmsContractId = (k: KmsEntry): string =>
   `kc_${createHash('sha256').update(`kms-contract:${k.id}`).digest('hex').slice(0, 12)}`;
 
-/** 33-byte compressed form (02/03 ‖ x) of an uncompressed 0x04 secp256k1 key. */
-function compress(uncompressed: string): string {
-  const raw = Buffer.from(uncompressed.replace(/^0x/, ''), 'hex');
-  const x = raw.subarray(1, 33);
-  const yOdd = (raw[64]! & 1) === 1;
-  return `0x${yOdd ? '03' : '02'}${x.toString('hex')}`;
-}
-
 /** What a CVM's `key-provider` event names: the KMS root CA key (SPKI hex), published as `ca_pubkey`. */
 export const kmsKeyProviderId = (core: SimCore): string => core.signer.caPublicKeySpki;
 
@@ -33,7 +25,7 @@ export function kmsContract(core: SimCore, k: KmsEntry) {
     label: k.chain_id === null ? 'Phala KMS' : `On-chain KMS (chain ${k.chain_id})`,
     contract_address: k.kms_contract_address ?? 'phala',
     chain_id: k.chain_id ?? 0,
-    k256_pubkey: compress(core.signer.publicKey),
+    k256_pubkey: core.signer.k256Pubkey,
     ca_pubkey: kmsKeyProviderId(core),
     node_count: 1,
   };
