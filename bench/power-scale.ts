@@ -17,6 +17,7 @@ import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { validateSpec } from '../src/spec';
 import type { PowerScheduleSpec } from '../src/spec/power';
 import { effectiveDesired } from '../src/workflows/power-decide';
+import { DEFAULT_POWER_TUNING } from '../src/workflows/power-state';
 import { type Override, type PowerTuning, powerWorkflowId } from '../src/workflows/power-types';
 import { mapPool, sleep } from './lib/pool';
 import { type InstantCalls, latenessBreakdown } from './lib/power-breakdown';
@@ -374,7 +375,45 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
       }
     }
     const phases =
-      opts.breakdown && mapping === 'schedule' ? await latenessBreakdown(client, [...instants.values()]) : undefined;
+      opts.breakdown && mapping === 'schedule'
+        ? await latenessBreakdown(
+            client,
+            [...instants.values()],
+            opts.powerTuning?.leadMs ?? DEFAULT_POWER_TUNING.leadMs,
+          )
+        : undefined;
+    if (phases) {
+      // A fleet listing the API answers while an instant's calls go out delays them (its rendering and the worker's
+      // parsing of ~20 MiB): how many instants had one from 300 ms before the instant to their last call.
+      const listings = requests
+        .filter((r) => r.method === 'GET' && (r.route ?? r.path) === '/cvms')
+        .map((r) => Date.parse(r.at));
+      const crossed = [...instants.values()].filter((i) =>
+        listings.some((at) => at >= i.dueMs - 300 && at <= Math.max(...i.calls)),
+      ).length;
+      phases.listing_during_calls = `${crossed} of ${instants.size} instants`;
+      const dues = [...new Set([...instants.values()].map((i) => i.dueMs))].sort((a, b) => a - b);
+      const byDue = new Map<number, number[]>();
+      for (const i of instants.values()) byDue.set(i.dueMs, [...(byDue.get(i.dueMs) ?? []), ...i.calls]);
+      console.log(
+        'WORST',
+        [...byDue]
+          .map(([d, c]) => [c.length, Math.min(...c) - d, Math.max(...c) - d])
+          .sort((a, b) => b[2]! - a[2]!)
+          .slice(0, 12)
+          .map((x) => x.join('/'))
+          .join(' '),
+      );
+      console.log(
+        'LISTING OFFSETS',
+        listings
+          .map((at) => {
+            const d = dues.filter((x) => x <= at + 1500).at(-1);
+            return d === undefined ? 'none' : at - d;
+          })
+          .join(' '),
+      );
+    }
     if (phases)
       ctx.log(
         `  power_scale: lateness by phase (after the due instant):\n    ${Object.entries(phases)

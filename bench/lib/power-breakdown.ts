@@ -18,12 +18,29 @@ interface Ev {
   type?: string;
 }
 
+/**
+ * A run's events, 100 at a time: a page of the server's default size can exceed gRPC's 4 MiB message limit (a run
+ * of a schedule over thousands of CVMs carries their listings).
+ */
+async function* historyOf(client: Client, workflowId: string, runId: string) {
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 100,
+      nextPageToken,
+    });
+    yield* page.history?.events ?? [];
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+}
+
 async function eventsOf(client: Client, workflowId: string): Promise<Ev[]> {
   const out: Ev[] = [];
   for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
     const typeOf = new Map<number, string>();
-    for (const e of history.events ?? []) {
+    for await (const e of historyOf(client, workflowId, run.runId)) {
       const at = timestampMs(e.eventTime);
       const sched = e.activityTaskScheduledEventAttributes;
       if (sched) {
@@ -45,7 +62,11 @@ async function eventsOf(client: Client, workflowId: string): Promise<Ev[]> {
 const READS = new Set(['powerReadStatuses', 'powerReadTargets']);
 
 /** Per phase: p50 / p99 / max of its end after the due instant (real ms), over every (schedule, instant). */
-export async function latenessBreakdown(client: Client, instants: InstantCalls[]): Promise<Record<string, string>> {
+export async function latenessBreakdown(
+  client: Client,
+  instants: InstantCalls[],
+  leadMs: number,
+): Promise<Record<string, string>> {
   const byWorkflow = new Map<string, Ev[]>();
   for (const id of new Set(instants.map((i) => i.workflowId))) byWorkflow.set(id, await eventsOf(client, id));
   const phases: Record<string, number[]> = {
@@ -62,9 +83,11 @@ export async function latenessBreakdown(client: Client, instants: InstantCalls[]
     if (i.calls.length === 0) continue;
     const ev = byWorkflow.get(i.workflowId) ?? [];
     const after = (from: number, pred: (e: Ev) => boolean) => ev.find((e) => e.at >= from && pred(e))?.at;
-    // The wake may be a timer or (before a run's first timer) the run's start: take the first task after due − 50.
-    const timer = after(i.dueMs - 50, (e) => e.kind === 'timer');
-    const wft = after(timer ?? i.dueMs - 50, (e) => e.kind === 'wftStarted');
+    // The wake comes `leadMs` before the instant ('power-early-wake'); it may be a timer or (before a run's first
+    // timer) the run's start: take the first task after that, less 50 ms. Phases before the instant are negative.
+    const wake = i.dueMs - leadMs - 50;
+    const timer = after(wake, (e) => e.kind === 'timer');
+    const wft = after(timer ?? wake, (e) => e.kind === 'wftStarted');
     const read = wft === undefined ? undefined : after(wft, (e) => e.kind === 'completed' && READS.has(e.type ?? ''));
     const locks =
       read === undefined ? undefined : after(read, (e) => e.kind === 'completed' && e.type === 'powerLockedApps');

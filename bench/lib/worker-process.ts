@@ -22,7 +22,13 @@ export async function spawnWorkerProcess(
   opts: { heapMiB?: number; entry?: string } = {},
 ): Promise<WorkerProcess> {
   const child: ChildProcess = fork(opts.entry ?? ENTRY, [], {
-    execArgv: ['--import', 'tsx', ...(opts.heapMiB ? [`--max-old-space-size=${opts.heapMiB}`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(opts.heapMiB ? [`--max-old-space-size=${opts.heapMiB}`] : []),
+      // Diagnostics, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
+      ...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: { ...process.env, BENCH_WORKER: JSON.stringify(cfg) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, activityInfo, cancellationSignal, getClient, heartbeat } from '@temporalio/activity';
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
-import { deployWorkflowId } from '../domain/names';
+import { deployWorkflowId, POWER_HELD_BATCH_WANTED_QUERY } from '../domain/names';
 import { phaseOf } from '../domain/power-phase';
 import type { PhalaClient } from '../phala/client';
 import { PhalaApiError } from '../phala/errors';
@@ -27,7 +27,7 @@ import type {
 import { busyRetrier, isBusy } from './busy';
 import { classified, toFailure } from './failures';
 import { limiter, mapLimited } from './limit';
-import { sleepUntil } from './sleep-until';
+import { holdUntilInstant } from './power-hold';
 import { WatchFailure, type WatchHub } from './watch-hub';
 
 export interface PowerActivityDeps {
@@ -39,6 +39,16 @@ export interface PowerActivityDeps {
   busyMaxWaitMs?: number;
   /** Whether a deployment holds an app; by default asks Temporal through the worker's own client. */
   isAppLocked?: (app: string) => Promise<boolean>;
+  /** Whether the schedule still wants a held batch's calls (power-hold.ts); by default asks the workflow. */
+  heldBatchWanted?: (batch: { cvmIds: string[]; notBeforeMs: number }) => Promise<boolean>;
+}
+
+/** Asks the schedule running this activity through the worker's own client (no workflow: nobody to ask). */
+async function askSchedule(batch: { cvmIds: string[]; notBeforeMs: number }): Promise<boolean> {
+  const run = activityInfo().workflowExecution;
+  if (!run) return true;
+  const handle = getClient().workflow.getHandle(run.workflowId, run.runId);
+  return handle.query<boolean, [typeof batch]>(POWER_HELD_BATCH_WANTED_QUERY, batch);
 }
 
 /** Checkpoint of one CVM's action: a retried attempt keeps the first attempt's deadlines. */
@@ -61,6 +71,14 @@ const GRPC_NOT_FOUND = 5;
 const CALLS_AT_ONCE = 16;
 /** Deployment-lock checks (a Temporal describe each) one activity has in flight at once: cheap, exact, many. */
 const LOCK_CHECKS_AT_ONCE = 64;
+/**
+ * A drift check reuses a fleet listing younger than this whatever its interval, so one worker lists the whole fleet
+ * for drift checks at most this often, however many schedules with short intervals it runs. At 10,000 CVMs a listing
+ * is ~20 MiB of JSON to parse; without the bound, 24 schedules on a fast clock listed ~1.5 times a second and that
+ * parsing was most of the worker's CPU (bench/power-scale.md). A new CVM is then found within a drift interval plus
+ * this at most.
+ */
+const DRIFT_LISTING_FRESH_MS = 3_000;
 /** A lock check the workflow made this recently (real ms) is not repeated by the batch activity. */
 const LOCK_CHECK_FRESH_MS = 2000;
 /** Batches larger than this wait on the hub's batched poll only; smaller ones may get its few SSE streams. */
@@ -97,15 +115,33 @@ async function deployHoldsApp(app: string): Promise<boolean> {
   }
 }
 
+/** A fleet listing's live CVMs, indexed by name once: every schedule on the worker reads the same listing. */
+interface Fleet {
+  live: CvmSummary[];
+  byName: Map<string, CvmSummary[]>;
+}
+
+function indexFleet(listed: CvmSummary[]): Fleet {
+  const live = listed.filter((c) => c.vm_uuid && c.status !== 'deleting');
+  const byName = new Map<string, CvmSummary[]>();
+  for (const c of live) {
+    const same = byName.get(c.name);
+    if (same) same.push(c);
+    else byName.set(c.name, [c]);
+  }
+  return { live, byName };
+}
+
 export function createPowerActivities(deps: PowerActivityDeps) {
   const { phala, hub } = deps;
   const isAppLocked = deps.isAppLocked ?? deployHoldsApp;
+  const heldBatchWanted = deps.heldBatchWanted ?? askSchedule;
   const whileBusy = busyRetrier(deps);
   /**
    * The worker's latest fleet listing: shared by every schedule on this worker that needs one while it is in flight,
    * and afterwards by drift checks that accept a listing started after their `notBeforeMs`.
    */
-  let listing: { startedAtMs: number; done: boolean; cvms: Promise<CvmSummary[]> } | undefined;
+  let listing: { startedAtMs: number; done: boolean; fleet: Promise<Fleet> } | undefined;
 
   async function readOne(cvmId: string): Promise<{ status: string; inProgress: boolean }> {
     const s = (await readStatuses([cvmId], cancellationSignal())).statuses[cvmId];
@@ -134,11 +170,12 @@ export function createPowerActivities(deps: PowerActivityDeps) {
   }
 
   function sharedListing(notBeforeMs: number | undefined): NonNullable<typeof listing> {
-    const usable = listing && (notBeforeMs === undefined ? !listing.done : listing.startedAtMs >= notBeforeMs);
+    const since = notBeforeMs === undefined ? undefined : Math.min(notBeforeMs, Date.now() - DRIFT_LISTING_FRESH_MS);
+    const usable = listing && (since === undefined ? !listing.done : listing.startedAtMs >= since);
     if (listing && usable) return listing;
-    const mine = { startedAtMs: Date.now(), done: false, cvms: listFleet() };
+    const mine = { startedAtMs: Date.now(), done: false, fleet: listFleet().then(indexFleet) };
     listing = mine;
-    mine.cvms.then(
+    mine.fleet.then(
       () => {
         mine.done = true;
       },
@@ -267,7 +304,7 @@ export function createPowerActivities(deps: PowerActivityDeps) {
         beating(alive, async () => {
           const signal = cancellationSignal();
           const shared = sharedListing(notBeforeMs);
-          const live = (await shared.cvms).filter((c) => c.vm_uuid && c.status !== 'deleting');
+          const { live, byName } = await shared.fleet;
           const found = new Map<string, TargetCvm>();
           const unresolved: UnresolvedTarget[] = [];
           const add = (c: CvmSummary) => {
@@ -280,12 +317,6 @@ export function createPowerActivities(deps: PowerActivityDeps) {
               inProgress: Boolean(c.progress?.target),
             });
           };
-          const byName = new Map<string, CvmSummary[]>();
-          for (const c of live) {
-            const same = byName.get(c.name);
-            if (same) same.push(c);
-            else byName.set(c.name, [c]);
-          }
           for (const app of targets.apps) {
             const cvms = byName.get(app) ?? [];
             if (cvms.length === 0) unresolved.push({ target: `app ${app}`, reason: 'no live CVM carries this name' });
@@ -368,8 +399,12 @@ export function createPowerActivities(deps: PowerActivityDeps) {
             req.cvms.map((c) => c.cvmId),
             signal,
           );
-          // A batch prepared ahead of its calendar change holds its calls until the instant, its reads done.
-          if (req.notBeforeMs !== undefined) await sleepUntil(req.notBeforeMs, signal);
+          // A batch prepared ahead of its calendar change holds its calls until the instant, its reads done, and
+          // makes them only if its schedule still wants them (power-hold.ts).
+          if (req.notBeforeMs !== undefined) {
+            const batch = { cvmIds: req.cvms.map((c) => c.cvmId), notBeforeMs: req.notBeforeMs };
+            await holdUntilInstant(req.notBeforeMs, signal, () => heldBatchWanted(batch));
+          }
           // Freshness counts up to the first call: a lock check older than that is made again here.
           const fresh = req.locksCheckedAtMs !== undefined && Date.now() - req.locksCheckedAtMs < LOCK_CHECK_FRESH_MS;
           const unchecked = fresh ? [] : [...new Set(req.cvms.filter((c) => !cps[c.cvmId]!.issued).map((c) => c.app))];

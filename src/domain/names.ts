@@ -8,3 +8,9 @@ export const SA_PHASE = defineSearchAttributeKey('CvmflowPhase', SearchAttribute
 
 /** One deployment per app at a time: the workflow id is the app's. */
 export const deployWorkflowId = (app: string) => `deploy-${app}`;
+
+/**
+ * The power schedule's query a batch held for its instant asks (power-hold.ts): are its calls still wanted. Named
+ * here because the activity asks by name (activities import no workflow code).
+ */
+export const POWER_HELD_BATCH_WANTED_QUERY = 'heldBatchWanted';

@@ -56,9 +56,8 @@ export class Store {
   add(cvm: Cvm): void {
     this.cvms.set(cvm.id, cvm);
     this.uuidIndex.set(bareUuid(cvm.vmUuid), cvm);
-    let members = this.appIndex.get(cvm.appId);
-    if (!members) this.appIndex.set(cvm.appId, (members = new Set()));
-    members.add(cvm);
+    const members = this.appIndex.get(cvm.appId) ?? new Set<Cvm>();
+    this.appIndex.set(cvm.appId, members.add(cvm));
   }
 
   remove(cvm: Cvm): void {

@@ -231,4 +231,7 @@ function actionFinished(s: PowerScheduleState, m: CvmMemory, rec: PowerRecord): 
   rec.endedAtMs = s.now();
   if (m.lastAction) m.lastAction.outcome = rec.outcome;
   s.inFlight.delete(m.cvmId);
+  // The last action in flight has ended: the loop looks again, so a listing held back for a prepared change
+  // (power-evaluate.ts) goes now, and the next change can be prepared (that needs the loop at rest).
+  if (s.paths.listsAfterCalls && s.inFlight.size === 0) s.dirty = true;
 }

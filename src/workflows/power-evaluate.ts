@@ -117,6 +117,7 @@ async function read(
     const targets = await api.powerReadTargets({ targets: config.targets, ...notBefore });
     s.mergeTargets(targets, eff);
     s.listNeeded = false;
+    s.listHeldUntilMs = undefined;
     s.listedAtMs = targets.listedAtMs === undefined ? t : Math.min(t, scheduleNow(s.clock, targets.listedAtMs));
     return new Set();
   }
@@ -125,10 +126,14 @@ async function read(
     const m = s.memory.get(cvmId);
     if (m) Object.assign(m, { status: status.status, inProgress: status.inProgress });
   }
-  // The listing right after a transition (or after a CVM vanished) runs at once, beside the actions.
+  // The listing right after a transition (or after a CVM vanished) runs at once, beside the actions. After a change
+  // prepared ahead of its instant it waits until the change's batches have ended (power-actions.ts wakes the loop)
+  // or `leadMs` past the instant: answering and parsing a listing of thousands of CVMs held those calls back.
   if (transitioned || r.missing.length) {
     s.listNeeded = true;
-    s.dirty = true;
+    if (s.paths.listsAfterCalls && transitioned && t > s.now() && r.missing.length === 0)
+      s.listHeldUntilMs = t + s.tuning.leadMs * (s.clock?.speed ?? 1);
+    else s.dirty = true;
   }
   return new Set(r.missing);
 }
@@ -161,6 +166,7 @@ export function nextWakeMs(s: PowerScheduleState): number {
     (gap < config.driftCheckIntervalMs / 2 || (s.paths.batched && realDelayMs(clock, gap) < TIMER_FLOOR_MS));
   const candidates = [folds ? change.atMs : driftCheck];
   if (change) candidates.push(change.atMs);
+  if (s.listHeldUntilMs !== undefined) candidates.push(s.listHeldUntilMs);
   for (const o of s.overrides)
     candidates.push(o.fromMs ?? Number.POSITIVE_INFINITY, o.untilMs ?? Number.POSITIVE_INFINITY);
   for (const m of s.memory.values()) {
@@ -169,6 +175,9 @@ export function nextWakeMs(s: PowerScheduleState): number {
   }
   const soonest = Math.min(...candidates.filter((c) => c > t));
   let wait = realDelayMs(clock, soonest - s.now());
+  // Paused while a change was prepared: its held calls were cancelled, and the loop still wakes at its instant, so
+  // the status shows the change as due and held by the pause from then on.
+  if (s.paths.listsAfterCalls && t > s.now() && s.paused()) wait = Math.min(wait, realDelayMs(clock, t - s.now()));
   if (s.readError !== undefined || [...s.memory.values()].some((m) => m.deferred === 'locked'))
     wait = Math.min(wait, s.tuning.deferRecheckMs);
   // A target not found yet (an app whose first deployment is still provisioning) is looked for again soon, then

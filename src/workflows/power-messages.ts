@@ -14,6 +14,7 @@ import {
   type OverrideView,
   type PowerConfig,
   powerApplyUpdate,
+  powerHeldBatchWantedQuery,
   powerKeepRunningUntilUpdate,
   powerKeepStoppedUntilUpdate,
   powerPauseUpdate,
@@ -45,6 +46,7 @@ export function phaseShower(s: PowerScheduleState): () => void {
 export function wireMessages(s: PowerScheduleState, showPhase: () => void): void {
   const checked = <R>(validate: PowerValidator<R>) => ({ validator: (request: R) => validate(s, request, s.now()) });
   setHandler(powerStatusQuery, () => statusView(s));
+  setHandler(powerHeldBatchWantedQuery, ({ cvmIds, notBeforeMs }) => s.heldBatchWanted(cvmIds, notBeforeMs));
   setHandler(powerApplyUpdate, (next) => apply(s, next), checked(validateApply));
   setHandler(powerKeepRunningUntilUpdate, (r) => lease(s, 'keepRunning', r), checked(validateLease));
   setHandler(powerKeepStoppedUntilUpdate, (r) => lease(s, 'keepStopped', r), checked(validateLease));

@@ -35,7 +35,10 @@ export async function powerSchedule(input: PowerScheduleInput): Promise<PowerSch
   // A change is prepared ahead of its instant (its reads and lock check done, its batches started and holding
   // their calls), so a large instant's calls go out on time (issue 20).
   const early = relists && patched('power-early-wake');
-  const s = new PowerScheduleState(input, { batched, relists, early }, Date.now());
+  // The listing after a prepared change no longer runs while its calls go out: answering and parsing a listing of
+  // thousands of CVMs held those calls back by hundreds of milliseconds (issue 20, bench/power-scale.md).
+  const listsAfterCalls = early && patched('power-list-after-calls');
+  const s = new PowerScheduleState(input, { batched, relists, early, listsAfterCalls }, Date.now());
   const reads = readActivities(s.tuning, batched);
   const showPhase = phaseShower(s);
   wireMessages(s, showPhase);

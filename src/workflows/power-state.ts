@@ -14,6 +14,7 @@ import {
   iso,
   partitionExpired,
   phaseOf,
+  realTimeOf,
   scheduleNow,
 } from './power-decide';
 import type {
@@ -34,7 +35,7 @@ import type {
 } from './power-types';
 import { pauseOf } from './power-validators';
 
-const DEFAULTS: Required<PowerTuning> = {
+export const DEFAULT_POWER_TUNING: Required<PowerTuning> = {
   deferRecheckMs: 30_000,
   maxIterationsPerRun: 500,
   maxRecords: 100,
@@ -51,6 +52,8 @@ export interface InFlight {
   scope: CancellationScope;
   /** Set when a transition made this action's target unwanted and cancelled it. */
   supersededBy?: PowerState;
+  /** Its scope was cancelled (superseded, or held when a pause came): a held batch asking is told no. */
+  cancelled?: boolean;
   /** A batch prepared ahead of a change holds its calls until this instant (schedule time). */
   holdsUntilMs?: number;
 }
@@ -63,6 +66,12 @@ export interface PowerPaths {
   relists: boolean;
   /** A calendar change is prepared `leadMs` before its instant, its calls held until then ('power-early-wake'). */
   early: boolean;
+  /**
+   * After a change prepared ahead, the fleet listing that looks for CVMs made since waits for the change's batches
+   * to end instead of running beside them, and the loop looks again whenever its last action ends, so the next
+   * change is prepared even when the wake was set with actions in flight ('power-list-after-calls').
+   */
+  listsAfterCalls: boolean;
 }
 
 export class PowerScheduleState {
@@ -81,6 +90,11 @@ export class PowerScheduleState {
   readonly heldApps = new Set<string>();
   /** Whether the next evaluation lists the fleet to resolve the targets (each run's first one does). */
   listNeeded = true;
+  /**
+   * Schedule time by which the listing held back after a prepared change is made, when its batches have not ended
+   * before ('power-list-after-calls'): `leadMs` after the change's instant.
+   */
+  listHeldUntilMs: number | undefined;
   /** Workflow time of the last deployment-lock check, which the batch activity trusts while it is fresh. */
   locksCheckedAtMs: number | undefined;
   /** Waits in a row with a target unresolved: its re-check backs off from deferRecheckMs to the drift interval. */
@@ -104,7 +118,7 @@ export class PowerScheduleState {
     realNowMs: number,
   ) {
     this.config = input.config;
-    this.tuning = { ...DEFAULTS, ...input.tuning };
+    this.tuning = { ...DEFAULT_POWER_TUNING, ...input.tuning };
     this.clock = input.clock && { ...input.clock, realAnchorMs: input.clock.realAnchorMs ?? realNowMs };
     this.carried = carriedFrom(input.carried);
     this.carried.runs++;
@@ -168,14 +182,29 @@ export class PowerScheduleState {
     for (const running of this.inFlight.values()) {
       if (running.target === eff.state) continue;
       running.supersededBy = eff.state;
+      running.cancelled = true;
       running.scope.cancel();
     }
+  }
+
+  /**
+   * Whether the batch held for `notBeforeMs` (real ms) on these CVMs may make its calls: not paused, and each CVM's
+   * action in flight is that batch's (held for that instant) and not cancelled.
+   */
+  heldBatchWanted(cvmIds: string[], notBeforeMs: number): boolean {
+    if (this.paused()) return false;
+    return cvmIds.every((id) => {
+      const running = this.inFlight.get(id);
+      if (!running || running.cancelled || running.holdsUntilMs === undefined) return false;
+      return realTimeOf(this.clock, running.holdsUntilMs) === notBeforeMs;
+    });
   }
 
   /** Held batches of a prepared change not yet due: a pause cancels them (their CVMs stay owed). */
   cancelHeld(): void {
     for (const running of this.inFlight.values()) {
       if (running.holdsUntilMs === undefined || running.holdsUntilMs <= this.now()) continue;
+      running.cancelled = true;
       running.scope.cancel();
       running.holdsUntilMs = undefined;
     }

@@ -3,6 +3,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AnalysisResult, MetricSpec } from '../analysis/types';
 import type { Calendar } from '../calendar';
 import type { AuditEntry, AuditRequest } from '../domain/audit-input';
+import { POWER_HELD_BATCH_WANTED_QUERY } from '../domain/names';
 
 export type PowerState = 'running' | 'stopped';
 export type PowerMode = 'enforce' | 'transitions';
@@ -372,6 +373,14 @@ export interface ResumeResult extends AuditEntry {
 }
 
 export const powerStatusQuery = defineQuery<PowerStatus>('status');
+/**
+ * Asked by a batch prepared ahead of its instant when its hold ends: whether the schedule still wants its calls (not
+ * paused, not superseded). A pause reaches the activity this way at once, where a cancellation waits for a
+ * heartbeat that the SDK may hold back for most of the heartbeat timeout.
+ */
+export const powerHeldBatchWantedQuery = defineQuery<boolean, [{ cvmIds: string[]; notBeforeMs: number }]>(
+  POWER_HELD_BATCH_WANTED_QUERY,
+);
 export const powerApplyUpdate = defineUpdate<ApplyResult, [PowerConfig]>('apply');
 export const powerKeepRunningUntilUpdate = defineUpdate<OverrideView, [LeaseRequest]>('keepRunningUntil');
 export const powerKeepStoppedUntilUpdate = defineUpdate<OverrideView, [LeaseRequest]>('keepStoppedUntil');

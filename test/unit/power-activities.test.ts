@@ -2,7 +2,7 @@
 // through the real watch hub, escalates a graceful shutdown that cannot finish, and never acts on a locked app.
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createPowerActivities } from '../../src/activities/power-activities';
 import { WatchHub } from '../../src/activities/watch-hub';
 import type { PhalaClient } from '../../src/phala/client';
@@ -123,6 +123,7 @@ function setup(opts: { locked?: string[] } = {}) {
     hub,
     busyRetryMs: 10,
     isAppLocked: async (app) => opts.locked?.includes(app) ?? false,
+    heldBatchWanted: async () => true,
   });
   const env = new MockActivityEnvironment();
   const batch = (
@@ -430,8 +431,15 @@ describe('powerReadTargets', () => {
     expect(reused.cvms.map((c) => c.cvmId)).toEqual(['aaa111']);
     expect(reused.listedAtMs).toBe(first.listedAtMs);
     expect(t.api.lists).toBe(1);
-    // ... one that needs a listing started after the replica, or any read without notBeforeMs, lists again.
+    // ... nor, while that listing is younger than 3 s, one that asks for a later listing: a worker lists the fleet
+    // for drift checks at most every 3 s, however many schedules ask ...
+    expect((await read(first.listedAtMs! + 1)).cvms).toHaveLength(1);
+    expect(t.api.lists).toBe(1);
+    // ... after that, one that needs a listing started after the replica, or any read without notBeforeMs, lists.
+    const realNow = Date.now.bind(Date);
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3_001);
     const fresh = await read(first.listedAtMs! + 1);
+    spy.mockRestore();
     expect(fresh.cvms.map((c) => c.cvmId)).toEqual(['aaa111', 'bbb222']);
     await read();
     expect(t.api.lists).toBe(3);

@@ -3,10 +3,12 @@
 // seconds without the simulator. The schedule runs on a scaled clock (60×: a calendar minute is a real second);
 // each power call the stubs take is logged at its time on that clock. The real activities against the simulator
 // are covered in test/integration/power-schedule.test.ts.
+
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PowerActivities } from '../../src/activities/power-activities';
-import { sleepUntil } from '../../src/activities/sleep-until';
+import { holdUntilInstant } from '../../src/activities/power-hold';
 import {
   applyPowerSchedule,
   deletePowerSchedule,
@@ -23,6 +25,7 @@ import type { PowerScheduleSpec } from '../../src/spec/power';
 import {
   type PowerAction,
   type PowerStatus,
+  powerHeldBatchWantedQuery,
   powerKeepRunningUntilUpdate,
   type ScheduleClock,
 } from '../../src/workflows/power-types';
@@ -51,6 +54,9 @@ interface Call {
 /** The fleet the stubs answer for, and every power call they took. */
 const fleet = new Map<string, StubCvm>();
 const calls: Call[] = [];
+/** Real times of the fleet listings (powerReadTargets) per target app, and of each batch's start and end. */
+const listings: { apps: string[]; atMs: number }[] = [];
+const batches: { cvmIds: string[]; startedAtMs: number; endedAtMs?: number }[] = [];
 
 function act(cvmId: string, action: PowerAction) {
   const cvm = fleet.get(cvmId)!;
@@ -64,6 +70,7 @@ const stubs: Pick<
   'powerReadTargets' | 'powerReadStatuses' | 'powerLockedApps' | 'powerCvms' | 'powerCvm'
 > = {
   async powerReadTargets({ targets }) {
+    listings.push({ apps: targets.apps, atMs: Date.now() });
     const cvms = [...fleet.values()].filter((c) => targets.apps.includes(c.app) || targets.cvms.includes(c.cvmId));
     return { cvms: cvms.map((c) => ({ ...c, inProgress: false })), unresolved: [], listedAtMs: Date.now() };
   },
@@ -78,9 +85,27 @@ const stubs: Pick<
     return [];
   },
   async powerCvms(req) {
-    // As the real batch does: one prepared ahead of its instant ('power-early-wake') holds its calls until then.
-    if (req.notBeforeMs !== undefined) await sleepUntil(req.notBeforeMs);
-    return req.cvms.map(({ cvmId }) => ({ cvmId, ...act(cvmId, req.action) }));
+    const batch: (typeof batches)[number] = { cvmIds: req.cvms.map((c) => c.cvmId), startedAtMs: Date.now() };
+    batches.push(batch);
+    // As the real batch does: one prepared ahead of its instant ('power-early-wake') holds its calls until then and
+    // makes them only if its schedule still wants them (heartbeating, so a cancellation reaches it).
+    if (req.notBeforeMs !== undefined) {
+      const run = activityInfo().workflowExecution!;
+      const cvmIds = batch.cvmIds;
+      const beat = setInterval(() => heartbeat(), 200);
+      try {
+        await holdUntilInstant(req.notBeforeMs, cancellationSignal(), () =>
+          client.workflow
+            .getHandle(run.workflowId, run.runId)
+            .query(powerHeldBatchWantedQuery, { cvmIds, notBeforeMs: req.notBeforeMs! }),
+        );
+      } finally {
+        clearInterval(beat);
+      }
+    }
+    const done = req.cvms.map(({ cvmId }) => ({ cvmId, ...act(cvmId, req.action) }));
+    batch.endedAtMs = Date.now();
+    return done;
   },
   async powerCvm(req) {
     return act(req.cvmId, req.action);
@@ -171,14 +196,39 @@ describe('power schedule workflow (stubbed activities)', () => {
     await deletePowerSchedule(client, s.name);
   });
 
+  it('after a change prepared ahead, lists the fleet once its batch has ended, not while it holds its calls', async () => {
+    const calendar = {
+      timezone: 'UTC',
+      default: 'stopped',
+      periods: [{ days: ['mon'], start: '10:03', end: '10:30', state: 'running' }],
+    };
+    const s = await start(calendar, '2026-03-02T10:00:00Z');
+    const app = fleet.get(s.cvmId)!.app;
+    await eventually('the start at 10:03', async () => s.callsOn().some((c) => c.action === 'start'));
+    const batch = batches.filter((b) => b.cvmIds.includes(s.cvmId)).at(-1)!;
+    await eventually('the start batch to end', async () => batch.endedAtMs !== undefined);
+    const ended = batch.endedAtMs!;
+    await eventually('a listing after the batch', async () =>
+      listings.some((l) => l.apps.includes(app) && l.atMs >= ended),
+    );
+    // The batch was started ahead of 10:03 and held its call until then ...
+    expect(ended - batch.startedAtMs).toBeGreaterThan(500);
+    expect(s.callsOn().find((c) => c.action === 'start')!.atMs).toBeGreaterThanOrEqual(vat('2026-03-02T10:03:00Z'));
+    // ... and no listing ran meanwhile: the one that looks for CVMs made since came after it ended.
+    const during = listings.filter((l) => l.apps.includes(app) && l.atMs > batch.startedAtMs && l.atMs < ended);
+    expect(during).toEqual([]);
+    await deletePowerSchedule(client, s.name);
+  });
+
   it('an override holds the CVM until it expires, then the calendar takes over again', async () => {
     const s = await start({ timezone: 'UTC', default: 'stopped' }, '2026-03-02T10:00:00Z');
     await eventually('the first stop', async () => s.callsOn().length === 1);
-    const until = new Date(Math.ceil((s.scheduleNow() + 60_000) / 1000) * 1000).toISOString();
+    // Three calendar minutes (3 s real): long enough that a loaded machine still starts the CVM before it ends.
+    const until = new Date(Math.ceil((s.scheduleNow() + 180_000) / 1000) * 1000).toISOString();
     const lease = await holdPower(client, s.name, 'keepRunning', until, { by: 'alice', reason: 'customer demo' });
     expect(lease).toMatchObject({ kind: 'keepRunning', by: 'alice', reason: 'customer demo', note: 'customer demo' });
 
-    await eventually('the stop after the lease', async () => s.callsOn().length === 3);
+    await eventually('the stop after the lease', async () => s.callsOn().length === 3, 20_000);
     const got = s.callsOn();
     expect(got.map((c) => c.action)).toEqual(['stop', 'start', 'stop']);
     expect(got[1]!.atMs).toBeLessThan(vat(until));
