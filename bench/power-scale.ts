@@ -392,27 +392,15 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
         listings.some((at) => at >= i.dueMs - 300 && at <= Math.max(...i.calls)),
       ).length;
       phases.listing_during_calls = `${crossed} of ${instants.size} instants`;
-      const dues = [...new Set([...instants.values()].map((i) => i.dueMs))].sort((a, b) => a - b);
+      // The latest instants (all schedules' calls due at one time): calls, first and last call after the instant.
       const byDue = new Map<number, number[]>();
       for (const i of instants.values()) byDue.set(i.dueMs, [...(byDue.get(i.dueMs) ?? []), ...i.calls]);
-      console.log(
-        'WORST',
-        [...byDue]
-          .map(([d, c]) => [c.length, Math.min(...c) - d, Math.max(...c) - d])
-          .sort((a, b) => b[2]! - a[2]!)
-          .slice(0, 12)
-          .map((x) => x.join('/'))
-          .join(' '),
-      );
-      console.log(
-        'LISTING OFFSETS',
-        listings
-          .map((at) => {
-            const d = dues.filter((x) => x <= at + 1500).at(-1);
-            return d === undefined ? 'none' : at - d;
-          })
-          .join(' '),
-      );
+      phases.latest_instants = [...byDue]
+        .map(([due, at]) => ({ n: at.length, first: Math.min(...at) - due, last: Math.max(...at) - due }))
+        .sort((x, y) => y.last - x.last)
+        .slice(0, 3)
+        .map((x) => `${x.n} calls ${x.first}–${x.last} ms`)
+        .join('; ');
     }
     if (phases)
       ctx.log(
