@@ -154,10 +154,14 @@ describe('background analysis across a rollout', () => {
     const id = handle.workflowId;
     await waitFor(id, 'wave 0 done', (st) => st.phase === 'awaiting-promotion');
     await promoteRollout(stack.client, id);
+    // Waves can finish between two measurements (1 s apart): wait for the first one, taken while the rollout waits.
     const afterWave1 = await waitFor(
       id,
-      'wave 1 done',
-      (st) => st.phase === 'awaiting-promotion' && st.waves.next === 2,
+      'wave 1 done and a measurement',
+      (st) =>
+        st.phase === 'awaiting-promotion' &&
+        st.waves.next === 2 &&
+        (st.background?.metrics[0]?.counts.passes ?? 0) >= 1,
     );
     // Measured from the first wave on, and good so far.
     const before = afterWave1.background!;
