@@ -388,9 +388,10 @@ export async function powerScale(ctx: BenchContext, opts: PowerScaleOptions = {}
       const listings = requests
         .filter((r) => r.method === 'GET' && (r.route ?? r.path) === '/cvms')
         .map((r) => Date.parse(r.at));
-      const crossed = [...instants.values()].filter((i) =>
-        listings.some((at) => at >= i.dueMs - 300 && at <= Math.max(...i.calls)),
-      ).length;
+      const crossed = [...instants.values()].filter((i) => {
+        const lastCall = Math.max(...i.calls);
+        return listings.some((at) => at >= i.dueMs - 300 && at <= lastCall);
+      }).length;
       phases.listing_during_calls = `${crossed} of ${instants.size} instants`;
       // The latest instants (all schedules' calls due at one time): calls, first and last call after the instant.
       const byDue = new Map<number, number[]>();
